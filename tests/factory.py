@@ -1,0 +1,73 @@
+"""Small hand-made run directories for tests, in the formats Keras and pandas write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SPEC = Path(__file__).resolve().parent.parent / "checks" / "run3.toml"
+
+
+def bracket(values) -> list[str]:
+    """Cells as pandas writes a one-element numpy array: ``[0.0123]``."""
+    return [str(np.array([v], dtype=np.float32)) for v in values]
+
+
+def healthy_predictions(n=400, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    p = np.clip(0.5 + (y - 0.5) * 0.4 + rng.normal(0, 0.2, n), 0.001, 0.999)
+    return pd.DataFrame({
+        "direction": bracket(p),
+        "volatility": bracket(rng.uniform(0.005, 0.08, n)),
+        "magnitude": bracket(rng.uniform(0.01, 0.09, n)),
+        "y_direction": y,
+        "y_volatility": rng.uniform(0, 0.107, n),
+        "y_magnitude": rng.uniform(0, 0.2, n),
+        "forward_return": rng.normal(0, 0.02, n),
+    })
+
+
+def healthy_history(epochs=8) -> pd.DataFrame:
+    e = np.arange(epochs)
+    return pd.DataFrame({
+        "epoch": e,
+        "direction_auc": 0.60 + 0.01 * e,
+        "direction_loss": 0.66 - 0.01 * e,
+        "loss": 0.70 - 0.01 * e,
+        "magnitude_loss": 0.03 - 0.001 * e,
+        "magnitude_mae": 0.1 - 0.002 * e,
+        "val_direction_auc": [0.62, 0.64, 0.66, 0.68, 0.67, 0.66, 0.665, 0.66][:epochs],
+        "val_loss": 0.71 - 0.01 * e,
+        "volatility_loss": 0.004 - 0.0001 * e,
+    })
+
+
+def healthy_config() -> dict:
+    return {
+        "loss_weights": {"direction": 1.0, "volatility": 0.3, "magnitude": 0.3},
+        "heads": {
+            "direction": {"activation": "sigmoid", "kernel_initializer": "glorot_uniform"},
+            "volatility": {"activation": "relu", "kernel_initializer": "he_normal"},
+            "magnitude": {"activation": "relu", "kernel_initializer": "he_normal"},
+        },
+    }
+
+
+def make_run(root, predictions=None, history=None, config=None) -> Path:
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (healthy_predictions() if predictions is None else predictions).to_csv(root / "predictions.csv", index=False)
+    (healthy_history() if history is None else history).to_csv(root / "history.csv", index=False)
+    (root / "config.json").write_text(json.dumps(healthy_config() if config is None else config, indent=2))
+    return root
+
+
+def saturated_run(root) -> Path:
+    pred = healthy_predictions()
+    n = len(pred)
+    pred["volatility"] = bracket(np.full(n, 0.99995))
+    return make_run(root, predictions=pred)

@@ -1,0 +1,93 @@
+"""The run's config: JSON, TOML or YAML (safe loading only), looked up by dotted keys."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .errors import ArtefactError
+
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+_MISSING = object()
+
+
+def read_config(path) -> dict:
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ArtefactError(path, "file not found")
+    if os.path.isdir(path):
+        raise ArtefactError(path, "is a directory, expected a config file")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise ArtefactError(path, "file is empty (0 bytes)")
+    if size > MAX_CONFIG_BYTES:
+        raise ArtefactError(path, f"file is {size} bytes, more than the {MAX_CONFIG_BYTES} a config may have")
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".toml":
+        data = _toml(path, text)
+    elif suffix in (".yaml", ".yml"):
+        data = _yaml(path, text)
+    else:
+        data = _json(path, text)
+    if not isinstance(data, dict):
+        raise ArtefactError(path, f"expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _json(path, text):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ArtefactError(path, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
+    except RecursionError:
+        raise ArtefactError(path, "JSON nested too deeply") from None
+
+
+def _toml(path, text):
+    import tomllib
+
+    from .spec import _toml_position
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, col, msg = _toml_position(exc)
+        raise ArtefactError(path, f"invalid TOML: {msg}", line=line, column=col) from None
+
+
+def _yaml(path, text):
+    try:
+        import yaml
+    except ImportError:
+        raise ArtefactError(path, "reading a YAML config needs PyYAML: pip install 'runverdict[yaml]'") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ArtefactError(path, f"invalid YAML: {problem}", line=line, column=col) from None
+    except RecursionError:
+        raise ArtefactError(path, "YAML nested too deeply") from None
+
+
+def lookup(config: dict, dotted_key: str):
+    """``lookup(cfg, "loss_weights.volatility")``; returns ``_MISSING`` when absent."""
+    node = config
+    for part in dotted_key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+MISSING = _MISSING

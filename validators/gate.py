@@ -1,0 +1,86 @@
+"""The gate: every check of a spec judged on one run directory, and the verdict."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from .errors import ArtefactError
+from .exitcodes import ExitCode
+from .registry import load_builtin_kinds
+from .result import ERROR, FAIL, PASS, CheckResult, Outcome, verdict_of
+from .run import Run
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class GateReport:
+    run_dir: str
+    spec: Spec
+    results: tuple[CheckResult, ...]
+    verdict: str
+    exit_code: ExitCode
+    files: dict = field(default_factory=dict)  # artefact path -> sha256
+    seconds: float = 0.0
+
+    def counts(self) -> dict:
+        out = {PASS: 0, FAIL: 0, ERROR: 0}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+
+def prediction_columns(spec: Spec) -> list[str]:
+    """Every predictions column any check names, so the file is read once with just those."""
+    kinds = load_builtin_kinds()
+    columns = []
+    for check in spec.checks:
+        for param in kinds[check.kind].params:
+            if param.role == "column" and check.params.get(param.name):
+                columns.append(check.params[param.name])
+    return list(dict.fromkeys(columns))
+
+
+def evaluate(spec: Spec, run_dir) -> GateReport:
+    """Run every check (each runs even when others fail) and decide the verdict."""
+    kinds = load_builtin_kinds()
+    started = time.perf_counter()
+    run = Run(run_dir, spec.artefacts, prediction_columns(spec))
+    results = []
+    for check in spec.checks:
+        kind = kinds[check.kind]
+        bound_text = _bound_text(kind, check)
+        try:
+            kwargs = dict(check.params)
+            if kind.bounded:
+                kwargs["bound"] = check.bound
+            outcome = kind.func(run, **kwargs)
+            if not isinstance(outcome, Outcome):  # a kind that forgot to decide never passes
+                raise TypeError(f"kind {check.kind!r} returned {type(outcome).__name__}, not an Outcome")
+            status = PASS if outcome.passed is True else FAIL
+            result = CheckResult(check.id, check.kind, check.severity, status, outcome.observed, bound_text,
+                                 outcome.message, dict(outcome.evidence), check.description)
+        except ArtefactError as exc:
+            evidence = {"file": os.fspath(exc.path)}
+            if exc.line is not None:
+                evidence["line"] = exc.line
+            if exc.column is not None:
+                evidence["column"] = exc.column
+            if exc.offset is not None:
+                evidence["offset"] = exc.offset
+            result = CheckResult(check.id, check.kind, check.severity, ERROR, None, bound_text, str(exc),
+                                 evidence, check.description)
+        results.append(result)
+    verdict, code = verdict_of(results)
+    return GateReport(run_dir=os.fspath(run_dir), spec=spec, results=tuple(results), verdict=verdict,
+                      exit_code=code, files=dict(run.files), seconds=time.perf_counter() - started)
+
+
+def _bound_text(kind, check) -> str:
+    if check.bound is not None:
+        subject = "value" if getattr(kind.func, "bound_is_per_value", False) else "observed"
+        return check.bound.describe(subject)
+    if check.kind == "config":
+        return f"== {check.params['equals']!r}"
+    return ""

@@ -1,0 +1,140 @@
+"""Training histories: Keras ``CSVLogger`` files and JSON dumps of ``History.history``.
+
+Names are kept as Keras writes them for a multi-output model (``volatility_loss``,
+``val_direction_auc``). Every metric has one value per epoch; ``NA``/``nan`` become NaN,
+which history checks fail on. Anything else malformed is an ``ArtefactError``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ArtefactError
+from .tables import MISSING_TOKENS
+
+MAX_HISTORY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class History:
+    path: str
+    source: str  # "csv", "json" or "tensorboard"
+    metrics: dict  # name -> float64 array, one value per epoch
+    epochs: np.ndarray  # epoch numbers as the file records them (0-based, like CSVLogger)
+
+    @property
+    def n_epochs(self) -> int:
+        return int(self.epochs.size)
+
+    def names(self) -> list[str]:
+        return sorted(self.metrics)
+
+
+def read_history(path) -> History:
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ArtefactError(path, "file not found")
+    if os.path.isdir(path):
+        from .tensorboard import read_tensorboard_history
+
+        frame = read_tensorboard_history(path)
+        return _from_columns(path, "tensorboard", {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns})
+    size = os.path.getsize(path)
+    if size == 0:
+        raise ArtefactError(path, "file is empty (0 bytes)")
+    if size > MAX_HISTORY_BYTES:
+        raise ArtefactError(path, f"file is {size} bytes, more than the {MAX_HISTORY_BYTES} a history may have")
+    if path.endswith(".json"):
+        return _read_json(path)
+    return _read_csv(path)
+
+
+def _number(text, path, line, column, name):
+    token = text.strip()
+    if token.lower() in MISSING_TOKENS:
+        return math.nan
+    try:
+        return float(token)
+    except ValueError:
+        raise ArtefactError(path, f"metric {name!r}: {token[:80]!r} is not a number", line=line, column=column) from None
+
+
+def _read_csv(path) -> History:
+    try:
+        with open(path, "r", encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+    except UnicodeDecodeError as exc:
+        raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
+    except csv.Error as exc:
+        raise ArtefactError(path, f"not a CSV file: {exc}") from None
+    header = [h.strip() for h in rows[0]] if rows else []
+    if not header or header == [""]:
+        raise ArtefactError(path, "the first line is empty: expected a CSVLogger header such as 'epoch,loss,...'",
+                            line=1)
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise ArtefactError(path, f"metric {duplicated[0]!r} appears more than once in the header", line=1)
+    body = [(i + 2, row) for i, row in enumerate(rows[1:]) if row]
+    if not body:
+        raise ArtefactError(path, "has a header but no epochs", line=2)
+    columns = {name: [] for name in header}
+    for line, row in body:
+        if len(row) != len(header):
+            raise ArtefactError(path, f"row has {len(row)} fields, the header has {len(header)}", line=line)
+        for col, (name, cell) in enumerate(zip(header, row), start=1):
+            columns[name].append(_number(cell, path, line, col, name))
+    return _from_columns(path, "csv", {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()})
+
+
+def _read_json(path) -> History:
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            data = json.load(handle)
+    except UnicodeDecodeError as exc:
+        raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ArtefactError(path, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
+    if isinstance(data, dict) and isinstance(data.get("history"), dict):
+        data = data["history"]
+    if not isinstance(data, dict) or not data:
+        raise ArtefactError(path, "expected a JSON object mapping each metric to its list of per-epoch values")
+    columns = {}
+    for name, values in data.items():
+        if not isinstance(values, list):
+            raise ArtefactError(path, f"metric {name!r}: expected a list of per-epoch values, got {type(values).__name__}")
+        out = []
+        for i, value in enumerate(values):
+            if value is None:
+                out.append(math.nan)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                out.append(float(value))
+            else:
+                raise ArtefactError(path, f"metric {name!r}, epoch {i}: {str(value)[:80]!r} is not a number")
+        columns[name] = np.asarray(out, dtype=np.float64)
+    return _from_columns(path, "json", columns)
+
+
+def _from_columns(path, source, columns) -> History:
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        longest = max(lengths.values())
+        short = {n: k for n, k in lengths.items() if k != longest}
+        shown = ", ".join(f"{n!r} has {k}" for n, k in sorted(short.items())[:5])
+        raise ArtefactError(path, f"metrics have different numbers of epochs: most have {longest}, but {shown}")
+    n = next(iter(lengths.values()), 0)
+    if n == 0:
+        raise ArtefactError(path, "the history has no epochs")
+    epochs = columns.pop("epoch", None)
+    if epochs is None:
+        epochs = np.arange(n, dtype=np.float64)
+    elif not np.all(np.isfinite(epochs)):
+        raise ArtefactError(path, "the 'epoch' column has missing values")
+    if not columns:
+        raise ArtefactError(path, "the history has an epoch column but no metrics")
+    return History(path=path, source=source, metrics=columns, epochs=epochs.astype(np.int64))

@@ -1,0 +1,80 @@
+"""Kind computing the exact ROC AUC from predictions and labels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GateError
+from ..metrics import roc_auc
+from ..registry import Param, register
+from ..result import Outcome
+from .evidence import first_rows
+
+
+@register(
+    "auc",
+    params=(
+        Param("column", "str", "predicted probability column, e.g. 'direction'", required=True, role="column"),
+        Param("label_column", "str", "0/1 label column, e.g. 'y_direction'", required=True, role="column"),
+        Param("element", "int", "element to pick from array cells of the score column", min=0),
+        Param("history_metric", "str",
+              "the logged Keras AUC to show beside it (best epoch), e.g. 'val_direction_auc'"),
+    ),
+    artefacts=("predictions",),
+    observes="exact ROC AUC",
+    example="""
+        [[check]]
+        id = "direction-auc-exact"
+        kind = "auc"
+        severity = "must"
+        column = "direction"
+        label_column = "y_direction"
+        history_metric = "val_direction_auc"
+        ge = 0.65
+    """,
+)
+def auc(run, *, column, label_column, element, history_metric, bound):
+    """Exact ROC AUC of a probability column against 0/1 labels (ties share average ranks).
+
+    Keras' ``AUC`` metric approximates with 200 thresholds; when ``history_metric`` is given,
+    its value at the best epoch is shown beside the exact one, for information only.
+    """
+    scores = run.column(column, element).values
+    labels = run.column(label_column).values
+    evidence = {"rows": int(scores.size)}
+    bad_score = ~np.isfinite(scores)
+    if bad_score.any():
+        evidence["first_rows"] = first_rows(bad_score, scores)
+        return Outcome(False, None, f"{int(bad_score.sum())} scores in {column!r} are NaN, inf or missing", evidence)
+    outside = (scores < 0) | (scores > 1)
+    if outside.any():
+        evidence["first_rows"] = first_rows(outside, scores)
+        return Outcome(False, None, f"{int(outside.sum())} scores in {column!r} are outside [0, 1]", evidence)
+    bad_label = ~np.isin(labels, (0.0, 1.0))
+    if bad_label.any():
+        evidence["first_rows"] = first_rows(bad_label, labels)
+        return Outcome(False, None, f"{int(bad_label.sum())} labels in {label_column!r} are not 0 or 1", evidence)
+    positives = int((labels == 1).sum())
+    evidence.update(positives=positives, negatives=int(labels.size) - positives)
+    if positives in (0, labels.size):
+        return Outcome(False, None, f"AUC is undefined: {label_column!r} holds a single class", evidence)
+    value = roc_auc(labels, scores)
+    message = f"exact AUC of {column!r} vs {label_column!r} is {value!r}"
+    if history_metric:
+        message += _logged(run, history_metric, value, evidence)
+    return Outcome(bound.contains(value), value, message, evidence)
+
+
+def _logged(run, metric, exact, evidence) -> str:
+    try:
+        values = run.history().metrics[metric]
+    except (GateError, KeyError) as exc:
+        evidence["logged_auc_unavailable"] = str(exc)
+        return ""
+    finite = np.isfinite(values)
+    if not finite.any():
+        return ""
+    best = float(np.max(values[finite]))
+    evidence.update(logged_metric=metric, logged_best=best, logged_last=float(values[-1]),
+                    exact_minus_logged_best=exact - best)
+    return f" (Keras logged {metric} best {best!r}, 200-threshold approximation)"

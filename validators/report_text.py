@@ -1,0 +1,58 @@
+"""The terminal report: a table of status, id, observed vs bound, and a summary line."""
+
+from __future__ import annotations
+
+import os
+
+from .result import ERROR, FAIL, MUST, PASS
+
+_COLOURS = {PASS: "\033[32m", FAIL: "\033[31m", ERROR: "\033[35m", "warn": "\033[33m"}
+_RESET = "\033[0m"
+
+
+def use_colour(stream) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if "NO_COLOR" in os.environ:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def format_observed(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return repr(value)
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def render(report, colour: bool = False) -> str:
+    def paint(text, key):
+        return f"{_COLOURS[key]}{text}{_RESET}" if colour else text
+
+    rows = []
+    for r in report.results:
+        label = r.status.upper()
+        if r.severity != MUST and r.status != PASS:
+            label += "*"
+        rows.append((label, r.status, r.id, format_observed(r.observed), r.bound, r.message))
+    w_status = max([6] + [len(x[0]) for x in rows])
+    w_id = max([5] + [len(x[2]) for x in rows])
+    w_obs = max([8] + [len(x[3]) for x in rows])
+    lines = [f"runverdict: {report.spec.name} on {report.run_dir}",
+             f"{'STATUS':<{w_status}}  {'CHECK':<{w_id}}  {'OBSERVED':<{w_obs}}  BOUND"]
+    for label, status, check_id, observed, bound, message in rows:
+        key = status if label.endswith("*") is False else "warn"
+        lines.append(f"{paint(f'{label:<{w_status}}', key)}  {check_id:<{w_id}}  {observed:<{w_obs}}  {bound}")
+        if status != PASS:
+            lines.append(f"{'':<{w_status}}    {message}")
+    counts = report.counts()
+    nice_bad = sum(1 for r in report.results if r.severity != MUST and r.status != PASS)
+    summary = f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[ERROR]} error" + (
+        "s" if counts[ERROR] != 1 else "")
+    if nice_bad:
+        summary += f" ({nice_bad} nice-to-have, marked *, do not change the verdict)"
+    verdict = report.verdict.upper()
+    lines.append(f"{summary}. Verdict: {paint(verdict, report.verdict)} (exit {int(report.exit_code)})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,148 @@
+"""A run directory as training leaves it: artefacts found by conventional names, read lazily.
+
+Each artefact is read at most once, and only when a check asks for it. A failure to read
+is remembered and raised again for every check that needs the artefact, so each of them
+reports the same ``error``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ArtefactError
+
+# Conventional names, tried in order; a spec's [artefacts] table replaces the list.
+CANDIDATES = {
+    "predictions": ("predictions.csv", "predictions.parquet"),
+    "history": ("history.csv", "training.log", "history.json", "logs"),
+    "config": ("config.json", "config.toml", "config.yaml", "config.yml"),
+    "returns": ("returns.csv", "returns.parquet"),
+    "model": ("model.keras",),
+    "tensorboard": ("logs",),
+}
+
+
+class Run:
+    def __init__(self, root, overrides: dict | None = None, prediction_columns=None):
+        self.root = Path(root)
+        self.overrides = dict(overrides or {})
+        self._wanted_columns = list(prediction_columns or [])
+        self._cache: dict = {}
+        self.files: dict[str, str] = {}  # path read -> sha256 (directories: of their files)
+
+    # -- locating -------------------------------------------------------------------------
+    def path_of(self, artefact: str) -> Path:
+        """The path of ``artefact``; raises ``ArtefactError`` naming what was looked for."""
+        if artefact in self.overrides:
+            return self.root / self.overrides[artefact]
+        names = CANDIDATES[artefact]
+        for name in names:
+            candidate = self.root / name
+            if candidate.exists():
+                return candidate
+        if not self.root.is_dir():
+            raise ArtefactError(self.root, "run directory not found")
+        looked = ", ".join(names)
+        raise ArtefactError(self.root / names[0], f"no {artefact} artefact: looked for {looked} in {self.root}",
+                            hint=f"set [artefacts] {artefact} = \"...\" in the spec if it has another name")
+
+    def _cached(self, key, load):
+        if key not in self._cache:
+            try:
+                self._cache[key] = (True, load())
+            except ArtefactError as exc:
+                self._cache[key] = (False, exc)
+        ok, value = self._cache[key]
+        if not ok:
+            raise value
+        return value
+
+    def _remember(self, path):
+        from .tables import sha256_of
+
+        path = Path(path)
+        try:
+            if path.is_dir():
+                import hashlib
+
+                digest = hashlib.sha256()
+                for f in sorted(p for p in path.rglob("*") if p.is_file()):
+                    digest.update(str(f.relative_to(path)).encode())
+                    digest.update(sha256_of(f).encode())
+                self.files[os.fspath(path)] = digest.hexdigest()
+            elif path.is_file():
+                self.files[os.fspath(path)] = sha256_of(path)
+        except OSError:
+            pass
+
+    # -- artefacts ------------------------------------------------------------------------
+    def predictions(self):
+        """The predictions file, with every column any check of the spec needs."""
+
+        def load():
+            from .tables import read_table
+
+            path = self.path_of("predictions")
+            table = read_table(path, self._wanted_columns or None)
+            self._remember(path)
+            return table
+
+        return self._cached("predictions", load)
+
+    def column(self, name: str, element: int | None = None):
+        """One parsed predictions column (a ``tables.Column``)."""
+
+        def load():
+            table = self.predictions()
+            if name not in table.columns:
+                from .tables import read_table
+
+                if name not in table.header:
+                    raise ArtefactError(table.path, f"missing column {name!r}; found "
+                                        + ", ".join(repr(c) for c in table.header), line=1)
+                extra = read_table(table.path, [name])
+                table.columns[name] = extra.columns[name]
+            return table.numeric(name, element)
+
+        return self._cached(("column", name, element), load)
+
+    def history(self):
+        def load():
+            from .history import read_history
+
+            path = self.path_of("history")
+            history = read_history(path)
+            self._remember(path)
+            return history
+
+        return self._cached("history", load)
+
+    def config(self) -> dict:
+        def load():
+            from .config_file import read_config
+
+            path = self.path_of("config")
+            config = read_config(path)
+            self._remember(path)
+            return config
+
+        return self._cached("config", load)
+
+    def returns(self):
+        """Strategy returns as a T x N float DataFrame, one column per trial."""
+
+        def load():
+            import pandas as pd
+
+            from .tables import read_table
+
+            path = self.path_of("returns")
+            table = read_table(path)
+            names = [c for c in table.header if c in table.columns]
+            frame = pd.DataFrame({c: table.numeric(c).values for c in names}, columns=names)
+            self._remember(path)
+            frame.attrs["path"] = os.fspath(path)
+            return frame
+
+        return self._cached("returns", load)

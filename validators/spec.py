@@ -1,0 +1,264 @@
+"""Gate specs: TOML files validated entirely before a single artefact is read.
+
+A spec has an optional ``name``, an optional ``[artefacts]`` table overriding where each
+artefact lives in the run directory, and one ``[[check]]`` table per check.
+Every mistake raises ``SpecError`` naming ``file:line:col`` and, for a misspelt key or
+kind, the close match.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .bounds import BOUND_KEYS, Bound, is_number
+from .errors import SpecError
+from .registry import load_builtin_kinds, type_error
+from .result import SEVERITIES
+
+ARTEFACTS = ("predictions", "history", "config", "returns", "model", "tensorboard")
+TOP_LEVEL_KEYS = ("name", "description", "artefacts", "check")
+COMMON_KEYS = ("id", "kind", "severity", "description")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    kind: str
+    severity: str
+    params: dict
+    bound: Bound | None
+    description: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str
+    sha256: str
+    name: str
+    artefacts: dict
+    checks: tuple[CheckSpec, ...]
+    description: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+def load_spec(path) -> Spec:
+    """Read and validate the spec at ``path``; raises ``SpecError``."""
+    path = os.fspath(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SpecError(path, "spec file not found") from None
+    except IsADirectoryError:
+        raise SpecError(path, "is a directory, expected a TOML spec file") from None
+    except OSError as exc:
+        raise SpecError(path, f"cannot read spec: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(path, f"not UTF-8 text (byte offset {exc.start})") from None
+    return parse_spec(text, path, sha256=hashlib.sha256(data).hexdigest())
+
+
+def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
+    import tomllib
+
+    if sha256 is None:
+        sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, col, msg = _toml_position(exc)
+        raise SpecError(path, f"TOML syntax error: {msg}", line=line, column=col) from None
+    locator = _Locator(text)
+
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            raise SpecError(path, f"unknown top-level key {key!r}", line=locator.top_key(key), column=1,
+                            hint=_suggest(key, TOP_LEVEL_KEYS))
+    name = raw.get("name", Path(path).stem)
+    if not isinstance(name, str):
+        raise SpecError(path, f"'name' must be a string, got {name!r}", line=locator.top_key("name"), column=1)
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise SpecError(path, f"'description' must be a string, got {description!r}",
+                        line=locator.top_key("description"), column=1)
+
+    artefacts = raw.get("artefacts", {})
+    if not isinstance(artefacts, dict):
+        raise SpecError(path, "'artefacts' must be a table such as [artefacts]", line=locator.top_key("artefacts"))
+    for key, value in artefacts.items():
+        line = locator.key_in_table("artefacts", key)
+        if key not in ARTEFACTS:
+            raise SpecError(path, f"unknown artefact {key!r} in [artefacts]", line=line, column=1,
+                            hint=_suggest(key, ARTEFACTS))
+        if not isinstance(value, str) or not value:
+            raise SpecError(path, f"artefact {key!r} must be a relative path string, got {value!r}",
+                            line=line, column=1)
+        if os.path.isabs(value) or ".." in Path(value).parts:
+            raise SpecError(path, f"artefact {key!r} must be a path inside the run directory, got {value!r}",
+                            line=line, column=1)
+
+    checks_raw = raw.get("check")
+    if checks_raw is None or checks_raw == []:
+        raise SpecError(path, "the spec has no checks: add at least one [[check]] table")
+    if not isinstance(checks_raw, list) or not all(isinstance(c, dict) for c in checks_raw):
+        raise SpecError(path, "'check' must be an array of tables written as [[check]]",
+                        line=locator.top_key("check"), column=1)
+
+    kinds = load_builtin_kinds()
+    checks = []
+    seen_ids: dict[str, int | None] = {}
+    for index, table in enumerate(checks_raw):
+        checks.append(_parse_check(table, index, kinds, path, locator, seen_ids))
+    return Spec(path=path, sha256=sha256, name=name, artefacts=dict(artefacts), checks=tuple(checks),
+                description=description, raw=raw)
+
+
+def _parse_check(table, index, kinds, path, locator, seen_ids) -> CheckSpec:
+    header_line = locator.check_header(index)
+
+    def fail(message, key=None, hint=None):
+        line = locator.key_in_check(index, key) if key else header_line
+        label = f"check {table.get('id')!r}" if isinstance(table.get("id"), str) else f"check #{index + 1}"
+        raise SpecError(path, f"{label}: {message}", line=line, column=1 if line else None, hint=hint)
+
+    for key in ("id", "kind", "severity"):
+        if key not in table:
+            fail(f"missing required key {key!r}")
+    check_id = table["id"]
+    if not isinstance(check_id, str) or not _ID.match(check_id):
+        fail(f"'id' must be a string of letters, digits, '-', '_' or '.', got {check_id!r}", "id")
+    if check_id in seen_ids:
+        first = seen_ids[check_id]
+        fail(f"duplicate check id {check_id!r}" + (f" (first used at line {first})" if first else ""), "id")
+    seen_ids[check_id] = header_line
+
+    kind_name = table["kind"]
+    if not isinstance(kind_name, str) or kind_name not in kinds:
+        fail(f"unknown check kind {kind_name!r}", "kind",
+             hint=_suggest(str(kind_name), kinds) or f"known kinds: {', '.join(sorted(kinds))}")
+    kind = kinds[kind_name]
+
+    severity = table["severity"]
+    if severity not in SEVERITIES:
+        fail(f"'severity' must be 'must' or 'nice', got {severity!r}", "severity")
+    description = table.get("description", "")
+    if not isinstance(description, str):
+        fail(f"'description' must be a string, got {description!r}", "description")
+
+    allowed = set(COMMON_KEYS) | {p.name for p in kind.params}
+    if kind.bounded:
+        allowed |= set(BOUND_KEYS)
+    for key in table:
+        if key not in allowed:
+            fail(f"unknown key {key!r} for kind {kind_name!r}", key, hint=_suggest(key, allowed))
+
+    params = {}
+    for param in kind.params:
+        if param.name in table:
+            value = table[param.name]
+            problem = type_error(param, value)
+            if problem:
+                fail(f"{param.name!r} {problem}", param.name)
+            params[param.name] = value
+        elif param.required:
+            fail(f"missing required key {param.name!r} for kind {kind_name!r} ({param.doc})")
+        else:
+            params[param.name] = param.default
+
+    bound = None
+    if kind.bounded:
+        given = {k: table[k] for k in BOUND_KEYS if k in table}
+        if not given:
+            fail(f"kind {kind_name!r} needs a bound: give gt/ge and/or lt/le")
+        for key, value in given.items():
+            if not is_number(value):
+                fail(f"bound {key!r} must be a number, got {value!r}", key)
+            if not math.isfinite(float(value)):
+                fail(f"bound {key!r} must be a finite number, got {value!r}", key)
+        try:
+            bound = Bound.from_mapping(given)
+        except ValueError as exc:
+            fail(str(exc), next(iter(given)))
+
+    validate = getattr(kind.func, "validate_params", None)
+    if validate is not None:
+        problem = validate(params)
+        if problem:
+            key, message = problem
+            fail(message, key)
+    return CheckSpec(id=check_id, kind=kind_name, severity=severity, params=params, bound=bound,
+                     description=description, line=header_line)
+
+
+def _suggest(word, candidates) -> str | None:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def _toml_position(exc):
+    lineno = getattr(exc, "lineno", None)
+    colno = getattr(exc, "colno", None)
+    msg = getattr(exc, "msg", None) or str(exc)
+    if lineno is None:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        if m:
+            lineno, colno = int(m.group(1)), int(m.group(2))
+            msg = str(exc)[: m.start()].strip()
+        elif "(at end of document)" in str(exc):
+            msg = str(exc).replace("(at end of document)", "").strip() + " at end of document"
+    return lineno, colno, msg
+
+
+class _Locator:
+    """Finds the line of a table or key in the spec text, for error messages."""
+
+    _header = re.compile(r"^\s*\[\[\s*check\s*\]\]")
+    _table = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]")
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+        self.check_lines = [i + 1 for i, line in enumerate(self.lines) if self._header.match(line)]
+
+    def _key_line(self, key, start, stop):
+        pattern = re.compile(rf"^\s*\"?{re.escape(str(key))}\"?\s*=")
+        for i in range(start, min(stop, len(self.lines))):
+            if pattern.match(self.lines[i]):
+                return i + 1
+        return None
+
+    def _section_end(self, start):
+        for i in range(start, len(self.lines)):
+            if self.lines[i].lstrip().startswith("["):
+                return i
+        return len(self.lines)
+
+    def top_key(self, key):
+        for i, line in enumerate(self.lines):
+            if re.match(rf"^\s*\[+\s*{re.escape(key)}\s*\]+", line):
+                return i + 1
+        return self._key_line(key, 0, self._section_end(0))
+
+    def key_in_table(self, table, key):
+        for i, line in enumerate(self.lines):
+            m = self._table.match(line)
+            if m and m.group(1) == table:
+                return self._key_line(key, i + 1, self._section_end(i + 1))
+        return None
+
+    def check_header(self, index):
+        return self.check_lines[index] if index < len(self.check_lines) else None
+
+    def key_in_check(self, index, key):
+        start = self.check_header(index)
+        if start is None:
+            return None
+        return self._key_line(key, start, self._section_end(start)) or start

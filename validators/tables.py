@@ -1,0 +1,295 @@
+"""Numeric columns from CSV or Parquet, parsed vectorised and strictly.
+
+Cells are plain numbers or what pandas writes for a numpy array: ``[0.0123]``,
+``[1.2e-05]``, ``[0.1 0.9]``. Every cell is read as text and parsed with Arrow compute
+kernels, never row by row. Outcomes per cell:
+
+* a number (``1``, ``-2.5e-3``, ``inf``) or a one-element array: that number;
+* an empty cell or a missing-value token (``NA``, ``N/A``, ``null``, ``None``, ``nan``...):
+  NaN, which the checks count and fail on (it is a value problem, not a parse problem);
+* anything else (``x``, ``1,234``, ``[[1]]``, ``[1 ... 9]``, a cell longer than the limit,
+  several values where one is expected): ``ArtefactError`` naming ``file:line:column``.
+
+Line numbers are exact because a cell may not span lines: a data row ``r`` (0-based) is on
+line ``r + 2`` of the file, the header being line 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ArtefactError
+
+MAX_CELL_CHARS = 256  # a one-value cell; longer cells are refused before parsing
+MAX_ARRAY_CELL_CHARS = 65_536  # a multi-value cell when the check picks an element
+MISSING_TOKENS = ("", "nan", "-nan", "+nan", "na", "n/a", "null", "none", "<na>", "#n/a", "nat")
+_NUMBER = r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity)"
+_NUMBER_RE = f"^(?i:{_NUMBER})$"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A parsed column: float64 values (NaN where missing), where it came from."""
+
+    name: str
+    values: np.ndarray
+    path: str
+    index: int  # 1-based column position in the file
+
+
+def sha256_of(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def line_of(row: int) -> int:
+    """File line of 0-based data row ``row`` (header on line 1)."""
+    return row + 2
+
+
+class TextTable:
+    """Selected columns of a CSV or Parquet file, held as Arrow string arrays until parsed."""
+
+    def __init__(self, path, header: list[str], columns: dict, n_rows: int, kind: str):
+        self.path = os.fspath(path)
+        self.header = header
+        self.columns = columns  # name -> pyarrow Array (string, numeric or list)
+        self.n_rows = n_rows
+        self.kind = kind
+
+    def index_of(self, name) -> int:
+        return self.header.index(name) + 1
+
+    def numeric(self, name, element: int | None = None) -> Column:
+        """Parse column ``name`` into float64, picking ``element`` of array cells if given."""
+        array = self.columns[name]
+        values = parse_cells(array, path=self.path, column=name, column_index=self.index_of(name),
+                             element=element, line_numbers=self.kind == "csv")
+        return Column(name=name, values=values, path=self.path, index=self.index_of(name))
+
+
+def read_table(path, columns: list[str] | None = None) -> TextTable:
+    """Read ``columns`` (all when None) of a CSV or Parquet file; errors name file and line."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ArtefactError(path, "file not found")
+    if os.path.isdir(path):
+        raise ArtefactError(path, "is a directory, expected a file")
+    if os.path.getsize(path) == 0:
+        raise ArtefactError(path, "file is empty (0 bytes)")
+    if path.endswith(".parquet"):
+        return _read_parquet(path, columns)
+    return _read_csv(path, columns)
+
+
+def _read_header(path) -> list[str]:
+    try:
+        with open(path, "r", encoding="utf-8", newline="") as handle:
+            first = handle.readline(1 << 20)
+    except UnicodeDecodeError as exc:
+        raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start} of the header)") from None
+    except OSError as exc:
+        raise ArtefactError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not first.strip():
+        raise ArtefactError(path, "the first line is empty: expected a header row", line=1)
+    header = next(csv.reader(io.StringIO(first)))
+    header = [name.strip() for name in header]
+    if header and header[0] == "" and len(header) > 1:
+        header[0] = ""  # an unnamed index column written by pandas
+    return header
+
+
+def _check_columns(path, header, wanted):
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise ArtefactError(
+            path,
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(repr(c) for c in missing)}; "
+            f"found {', '.join(repr(c) for c in header)}",
+            line=1,
+        )
+    duplicated = sorted({c for c in wanted if header.count(c) > 1})
+    if duplicated:
+        raise ArtefactError(path, f"column {duplicated[0]!r} appears more than once in the header", line=1)
+
+
+def _read_csv(path, columns) -> TextTable:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    header = _read_header(path)
+    wanted = list(header) if columns is None else list(dict.fromkeys(columns))
+    if columns is None:
+        if len(set(header)) != len(header):
+            dup = next(c for c in header if header.count(c) > 1)
+            raise ArtefactError(path, f"column {dup!r} appears more than once in the header", line=1)
+        wanted = [c for c in header if c != ""] or header
+    _check_columns(path, header, wanted)
+
+    invalid = []
+
+    def on_invalid(row):
+        invalid.append(row)
+        return "skip"
+
+    def read(use_threads):
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=use_threads, column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted,
+                column_types={c: pa.string() for c in wanted},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    try:
+        table = read(True)
+        if invalid:  # read again on one thread: only then does Arrow know the line numbers
+            invalid.clear()
+            table = read(False)
+    except pa.ArrowInvalid as exc:
+        raise ArtefactError(path, f"cannot parse CSV: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ArtefactError(path, f"not UTF-8 text: {exc}") from None
+    if invalid:
+        row = invalid[0]
+        raise ArtefactError(
+            path,
+            f"row has {row.actual_columns} fields, the header has {row.expected_columns}: "
+            f"{row.text[:80]!r}" + (f" ({len(invalid)} such rows)" if len(invalid) > 1 else ""),
+            line=row.number,
+        )
+    if table.num_rows == 0:
+        raise ArtefactError(path, "has a header but no data rows", line=2)
+    cols = {name: table.column(name).combine_chunks() for name in wanted}
+    return TextTable(path, header, cols, table.num_rows, "csv")
+
+
+def _read_parquet(path, columns) -> TextTable:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        header = list(schema.names)
+        wanted = header if columns is None else list(dict.fromkeys(columns))
+        _check_columns(path, header, wanted)
+        table = pq.read_table(path, columns=wanted)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ArtefactError(path, f"not a readable Parquet file: {exc}") from None
+    if table.num_rows == 0:
+        raise ArtefactError(path, "has no rows")
+    cols = {name: table.column(name).combine_chunks() for name in wanted}
+    return TextTable(path, header, cols, table.num_rows, "parquet")
+
+
+def _first_true(mask) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.index(mask, True).as_py())
+
+
+def parse_cells(array, *, path, column, column_index, element=None, line_numbers=True) -> np.ndarray:
+    """Parse an Arrow array of cells into float64; see the module docstring for the rules."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def where(row):
+        return {"line": line_of(row), "column": column_index} if line_numbers else {"line": None}
+
+    def refuse(row, why):
+        cell = array[row].as_py()
+        shown = repr(cell if not isinstance(cell, str) else cell[:80])
+        position = where(row)
+        raise ArtefactError(path, f"column {column!r}, row {row}: {why}: {shown}", **position)
+
+    t = array.type
+    if pa.types.is_floating(t) or pa.types.is_integer(t):
+        if element is not None:
+            raise ArtefactError(path, f"column {column!r} holds plain numbers: remove 'element' from the check")
+        return pc.fill_null(pc.cast(array, pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+    if pa.types.is_boolean(t):
+        raise ArtefactError(path, f"column {column!r} holds booleans, expected numbers")
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _parse_lists(array, path=path, column=column, element=element, refuse=refuse)
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        raise ArtefactError(path, f"column {column!r} has type {t}, expected numbers")
+
+    text = pc.utf8_trim_whitespace(pc.fill_null(array, ""))
+    limit = MAX_CELL_CHARS if element is None else MAX_ARRAY_CELL_CHARS
+    too_long = pc.greater(pc.utf8_length(text), limit)
+    if pc.any(too_long).as_py():
+        refuse(_first_true(too_long), f"cell longer than {limit} characters")
+
+    opened = pc.starts_with(text, "[")
+    closed = pc.ends_with(text, "]")
+    unbalanced = pc.not_equal(opened, closed)
+    if pc.any(unbalanced).as_py():
+        refuse(_first_true(unbalanced), "unbalanced brackets")
+    bracketed = pc.any(opened).as_py()
+    if bracketed:
+        inner = pc.if_else(opened, pc.utf8_trim_whitespace(pc.utf8_slice_codeunits(text, 1, -1)), text)
+        nested = pc.and_(opened, pc.match_substring_regex(inner, r"[\[\]]"))
+        if pc.any(nested).as_py():
+            refuse(_first_true(nested), "nested arrays are not supported")
+    else:
+        inner = text
+
+    if element is None:
+        several = pc.and_(opened, pc.match_substring_regex(inner, r"[\s,]"))
+        if pc.any(several).as_py():
+            row = _first_true(several)
+            refuse(row, "several values where one is expected "
+                        "(pick one with element = N in the check)")
+        token = inner
+    else:
+        parts = pc.split_pattern_regex(inner, r"[\s,]+")
+        lengths = pc.list_value_length(parts)
+        missing_elem = pc.less_equal(lengths, element)
+        if pc.any(missing_elem).as_py():
+            refuse(_first_true(missing_elem), f"has no element {element}")
+        dots = pc.match_substring(pc.binary_join(parts, " "), "...")
+        if pc.any(dots).as_py():
+            refuse(_first_true(dots), "array abbreviated with '...' by numpy: values are lost")
+        token = pc.list_element(parts, element)
+
+    lowered = pc.utf8_lower(token)
+    missing = pc.is_in(lowered, value_set=pa.array(MISSING_TOKENS))
+    number = pc.match_substring_regex(token, _NUMBER_RE)
+    bad = pc.invert(pc.or_(missing, number))
+    if pc.any(bad).as_py():
+        refuse(_first_true(bad), "not a number or a one-element array")
+    safe = pc.if_else(missing, "nan", token)
+    return pc.cast(safe, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _parse_lists(array, *, path, column, element, refuse):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lengths = pc.fill_null(pc.list_value_length(array), 0)
+    pick = 0 if element is None else element
+    if element is None:
+        wrong = pc.not_equal(lengths, 1)
+        if pc.any(wrong).as_py():
+            refuse(_first_true(wrong), "several values where one is expected (pick one with element = N)")
+    else:
+        short = pc.less_equal(lengths, element)
+        if pc.any(short).as_py():
+            refuse(_first_true(short), f"has no element {element}")
+    values = pc.list_element(array, pick)
+    if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):
+        raise ArtefactError(path, f"column {column!r} holds lists of {values.type}, expected numbers")
+    return pc.fill_null(pc.cast(values, pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
