@@ -1,0 +1,32 @@
+# The two commands of the README. Both create or reuse the virtual environment at .venv.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.runverdict-installed
+
+.PHONY: demo test bench lint clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[tensorflow,test,yaml]"
+	touch $(STAMP)
+
+## demo: run the plan's gate (checks/run3.toml) on every bundled fixture run
+demo: $(STAMP)
+	$(PY) fixtures/demo.py
+
+## test: the whole test suite
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2
+
+## bench: every benchmark, printed as one table
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(PY) -m pip install --quiet "ruff>=0.4"
+	$(PY) -m ruff check validators tests benchmarks fixtures
+
+clean-venv:
+	rm -rf $(VENV)
