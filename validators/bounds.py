@@ -20,7 +20,12 @@ def is_number(value) -> bool:
 
 
 def is_finite_number(value) -> bool:
-    return is_number(value) and math.isfinite(float(value))
+    if not is_number(value):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class Bound:
                 continue
             if not is_number(value):
                 raise ValueError(f"bound {key} must be a number, got {value!r}")
-            if not math.isfinite(float(value)):
+            if not is_finite_number(value):
                 raise ValueError(f"bound {key} must be finite, got {value!r}")
         if self.gt is not None and self.ge is not None:
             raise ValueError("give at most one lower bound: gt or ge, not both")
@@ -117,12 +122,17 @@ class Bound:
         low, high = self.lower, self.upper
         if low and high:
             low_sym = "<" if low[0] == "gt" else "<="
-            return f"{low[1]!r} {low_sym} {name} {_SYMBOL[high[0]]} {high[1]!r}"
+            return f"{_exact(low[1])} {low_sym} {name} {_SYMBOL[high[0]]} {_exact(high[1])}"
         if low:
-            return f"{name} {_SYMBOL[low[0]]} {low[1]!r}"
+            return f"{name} {_SYMBOL[low[0]]} {_exact(low[1])}"
         if high:
-            return f"{name} {_SYMBOL[high[0]]} {high[1]!r}"
+            return f"{name} {_SYMBOL[high[0]]} {_exact(high[1])}"
         return "no bound"
 
     def as_dict(self) -> dict:
         return {key: getattr(self, key) for key in BOUND_KEYS if getattr(self, key) is not None}
+
+
+def _exact(value) -> str:
+    """``repr`` of a limit as Python writes it (numpy 2 would say ``np.float64(0.15)``)."""
+    return repr(value.item() if hasattr(value, "item") else value)
