@@ -305,8 +305,11 @@ def _parse_value(buf: bytes) -> SummaryValue:
         elif number == 2:
             _expect(number, wire, 5)
             kind, simple = "simple_value", struct.unpack("<f", value)[0]
+            tensor_parts = []  # members of one oneof: setting one clears the others
         elif number == 8:
             _expect(number, wire, 2)
+            if kind != "tensor":
+                tensor_parts = []
             kind = "tensor"
             tensor_parts.append(value)
         elif number == 9:
@@ -315,6 +318,7 @@ def _parse_value(buf: bytes) -> SummaryValue:
         elif number in (3, 4, 5, 6):  # obsolete_old_style_histogram, image, histo, audio
             _expect(number, wire, 2)
             kind = {3: "histo", 4: "image", 5: "histo", 6: "audio"}[number]
+            tensor_parts = []
     plugin = ""
     for number, wire, value in _fields(b"".join(metadata_parts)):
         if number == 1:
@@ -345,9 +349,15 @@ def parse_event(payload: bytes) -> Event:
         elif number == 3:
             _expect(number, wire, 2)
             file_version = _text(value, "file_version")
+            summary_parts = []  # file_version, summary, ... are one oneof: the last one set wins
         elif number == 5:
             _expect(number, wire, 2)
             summary_parts.append(value)
+            file_version = None
+        elif number in (4, 6, 7, 8, 9):  # graph_def, log_message, session_log, run metadata, meta graph
+            _expect(number, wire, 2)
+            summary_parts = []
+            file_version = None
     values = []
     for number, wire, value in _fields(b"".join(summary_parts)):
         if number == 1:

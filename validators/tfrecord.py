@@ -314,11 +314,15 @@ def iter_records_from(stream: BinaryIO, path, size: int | None = None) -> Iterat
                 yield rec_offset, bytes(buf[start : start + length])
         if pending is not None:
             raise pending
-        if not need_more:
-            return  # the whole file was read and every record checked
-        # Keep the partial record and read more: at least a window, or the whole record.
         consumed += pos
         buf = buf[pos:]
+        if not need_more:  # every byte of the window was a whole record: is there more?
+            more = read(_WINDOW)
+            if not more:
+                return  # the whole file was read and every record checked
+            buf = more
+            continue
+        # Keep the partial record and read more: at least a window, or the whole record.
         want = _WINDOW
         if len(buf) >= HEADER_SIZE:  # the header's CRC was checked above: its length is real
             length = _HEADER.unpack_from(buf, 0)[0]
