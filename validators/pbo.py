@@ -51,12 +51,13 @@ the Sharpe ratio's variance term), not ``O(T N)``. The variance of a half is com
 equal-size form of Chan et al.'s parallel update,
 ``M2_half = sum_b M2_b + (n / h) * sum_{b < b' in half} (mean_b - mean_b')**2``
 (``n`` rows per block, ``h = S/2`` blocks per half): every term is non-negative and no large
-sum of squares is subtracted from another, so it stays accurate when a trial's mean is large
-against its spread. Splits are processed in chunks of complementary pairs (each half's
-statistics serve as in-sample of one split and out-of-sample of its complement) with memory
-bounded by ``CHUNK_ELEMENTS``. The selected trial's out-of-sample rank takes ``O(N)``
-comparisons, not a sort. The general path calls the metric on the rows of each half; both paths
-share the selection and ranking code.
+sum of squares is subtracted from another; each trial is shifted by its own mean before the
+block statistics are taken, so block means keep their precision when a trial's mean is large
+against its spread (the Sharpe ratio adds the shift back to the mean). Splits are processed in
+chunks of complementary pairs (each half's statistics serve as in-sample of one split and
+out-of-sample of its complement) with memory bounded by ``CHUNK_ELEMENTS``. The selected
+trial's out-of-sample rank takes ``O(N)`` comparisons, not a sort. The general path calls the
+metric on the rows of each half; both paths share the selection and ranking code.
 
 Examples
 --------
@@ -162,7 +163,9 @@ METRICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 # --- public entry point -------------------------------------------------------------------
 
 
-def pbo(returns, n_splits: int = 16, metric: str | Callable[[np.ndarray], np.ndarray] = "sharpe") -> PBOResult:
+def pbo(
+    returns, n_splits: int = 16, metric: str | Callable[[np.ndarray], np.ndarray] = "sharpe"
+) -> PBOResult:
     """Probability of backtest overfitting of the trials in ``returns`` (see module docstring).
 
     Parameters
@@ -291,8 +294,7 @@ def _as_matrix(returns) -> tuple[np.ndarray, tuple[Hashable, ...]]:
             raise PBOError(f"returns cannot be read as numbers ({exc})") from None
     if data.ndim != 2:
         raise PBOError(
-            f"returns must be 2-D (T periods x N trials), got shape {data.shape}; "
-            "pass one column per trial"
+            f"returns must be 2-D (T periods x N trials), got shape {data.shape}; pass one column per trial"
         )
     if names is None:
         names = tuple(range(data.shape[1]))
@@ -305,7 +307,8 @@ def _check_finite(data: np.ndarray, names: tuple) -> None:
         row, col = (int(v) for v in np.argwhere(bad)[0])
         raise PBOError(
             f"returns has {int(bad.sum())} non-finite value(s) (NaN or inf); the first is "
-            f"{data[row, col]!r} at row {row}, trial {names[col]!r}: fill or drop them before computing PBO"
+            f"{float(data[row, col])!r} at row {row}, trial {names[col]!r}: "
+            "fill or drop them before computing PBO"
         )
 
 
@@ -360,8 +363,12 @@ def _constant_half(data: np.ndarray, S: int, names: tuple) -> None:
             value = values[np.argmax(counts >= h)]
             members = np.flatnonzero(const[:, j] & (lo[:, j] == value))[:h]
             raise _undefined_split_error(
-                names, int(j), tuple(members), S, n,
-                f"zero variance (constant {value!r}), so its Sharpe ratio is 0/0,",
+                names,
+                int(j),
+                tuple(members),
+                S,
+                n,
+                f"zero variance (constant {float(value)!r}), so its Sharpe ratio is 0/0,",
             )
 
 
@@ -370,9 +377,14 @@ def _fast_halves(data: np.ndarray, S: int, metric: str, names: tuple):
     T, N = data.shape
     n, h = T // S, S // 2
     blocks = data.reshape(S, n, N)
-    bsum = blocks.sum(axis=1)  # (S, N)
     if metric == "sharpe":
         _constant_half(data, S, names)
+        # Shift each trial by its mean first: block means of the shifted rows keep their
+        # precision when a trial's mean is large against its spread.
+        shift = data.mean(axis=0)
+        blocks = blocks - shift
+    bsum = blocks.sum(axis=1)  # (S, N)
+    if metric == "sharpe":
         bmean = bsum / n
         bm2 = ((blocks - bmean[:, None, :]) ** 2).sum(axis=1)
         bi, bj = np.triu_indices(S, 1)
@@ -388,12 +400,16 @@ def _fast_halves(data: np.ndarray, S: int, metric: str, names: tuple):
         else:
             m2 = both @ bm2 + (n / h) * ((both[:, bi] * both[:, bj]) @ pair_sq)
             with np.errstate(divide="ignore", invalid="ignore"):
-                perf = (sums / (n * h)) / np.sqrt(m2 / (n * h - 1))
+                perf = (shift + sums / (n * h)) / np.sqrt(m2 / (n * h - 1))
             bad = ~np.isfinite(perf)
             if bad.any():  # variance underflowed although the half is not exactly constant
                 r, j = (int(v) for v in np.argwhere(bad)[0])
                 raise _undefined_split_error(
-                    names, j, tuple(np.flatnonzero(both[r])), S, n,
+                    names,
+                    j,
+                    tuple(np.flatnonzero(both[r])),
+                    S,
+                    n,
                     "variance too small to compute a Sharpe ratio",
                 )
         c = member.shape[0]
@@ -421,7 +437,9 @@ def _call_metric(metric, rows, N, names, half, S, n) -> np.ndarray:
     try:
         out = np.asarray(metric(rows), dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise PBOError(f"metric {_check_metric(metric)!r} returned something that is not numbers: {exc}") from None
+        raise PBOError(
+            f"metric {_check_metric(metric)!r} returned something that is not numbers: {exc}"
+        ) from None
     if out.shape != (N,):
         raise PBOError(
             f"metric {_check_metric(metric)!r} returned shape {out.shape}; it must return one "
@@ -431,7 +449,7 @@ def _call_metric(metric, rows, N, names, half, S, n) -> np.ndarray:
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         raise _undefined_split_error(
-            names, j, half, S, n, f"metric {_check_metric(metric)!r} returned {out[j]!r}"
+            names, j, half, S, n, f"metric {_check_metric(metric)!r} returned {float(out[j])!r}"
         )
     return out
 
@@ -455,4 +473,6 @@ def _degradation(x: np.ndarray, y: np.ndarray) -> Degradation | None:
         return None
     sxy = float(dx @ dy)
     slope = sxy / sxx
-    return Degradation(slope=slope, intercept=float(y.mean()) - slope * float(x.mean()), r2=sxy * sxy / (sxx * syy))
+    return Degradation(
+        slope=slope, intercept=float(y.mean()) - slope * float(x.mean()), r2=sxy * sxy / (sxx * syy)
+    )

@@ -72,7 +72,9 @@ def normal_cdf(x: float) -> float:
 # --- from numbers -------------------------------------------------------------------------
 
 
-def probabilistic_sharpe_ratio(sr: float, n_obs: int, skew: float, kurtosis: float, sr_benchmark: float = 0.0) -> float:
+def probabilistic_sharpe_ratio(
+    sr: float, n_obs: int, skew: float, kurtosis: float, sr_benchmark: float = 0.0
+) -> float:
     """Probability that the true per-period Sharpe ratio exceeds ``sr_benchmark``.
 
     ``sr`` is the per-period Sharpe ratio estimated from ``n_obs`` observations whose skewness
@@ -104,14 +106,18 @@ def expected_max_sharpe(n_trials: int, variance: float) -> float:
     if variance < 0.0:
         raise SharpeError(f"variance must be >= 0, got {variance!r}")
     if 1.0 - 1.0 / (n_trials * math.e) == 1.0:
-        raise SharpeError(f"n_trials={n_trials} is too large: 1 - 1/(n_trials e) rounds to 1 in floating point")
+        raise SharpeError(
+            f"n_trials={n_trials} is too large: 1 - 1/(n_trials e) rounds to 1 in floating point"
+        )
     z = _STANDARD_NORMAL.inv_cdf
     return math.sqrt(variance) * (
         (1.0 - EULER_GAMMA) * z(1.0 - 1.0 / n_trials) + EULER_GAMMA * z(1.0 - 1.0 / (n_trials * math.e))
     )
 
 
-def deflated_sharpe_ratio(sr: float, n_obs: int, skew: float, kurtosis: float, n_trials: int, variance: float) -> float:
+def deflated_sharpe_ratio(
+    sr: float, n_obs: int, skew: float, kurtosis: float, n_trials: int, variance: float
+) -> float:
     """PSR of ``sr`` against the expected maximum Sharpe ratio of ``n_trials`` null trials."""
     return probabilistic_sharpe_ratio(sr, n_obs, skew, kurtosis, expected_max_sharpe(n_trials, variance))
 
@@ -188,7 +194,10 @@ def _series(returns) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise SharpeError(f"returns cannot be read as numbers ({exc})") from None
     if x.ndim != 1:
-        raise SharpeError(f"returns must be 1-D (one series), got shape {x.shape}; use the *_from_trials function for a matrix")
+        raise SharpeError(
+            f"returns must be 1-D (one series), got shape {x.shape}; "
+            "use deflated_sharpe_ratio_from_trials for a matrix"
+        )
     _check_values(x, "returns")
     return x
 
@@ -225,7 +234,9 @@ def _check_values(x: np.ndarray, name: str) -> None:
 
 def _per_period_sharpe(x: np.ndarray, what: str) -> float:
     if x.max() == x.min():
-        raise SharpeError(f"{what} has zero variance (every value is {x[0]!r}); its Sharpe ratio is undefined")
+        raise SharpeError(
+            f"{what} has zero variance (every value is {x[0]!r}); its Sharpe ratio is undefined"
+        )
     return float(x.mean() / x.std(ddof=1))
 
 
