@@ -39,6 +39,8 @@ def prediction_columns(spec: Spec) -> list[str]:
         for param in kinds[check.kind].params:
             if param.role == "column" and check.params.get(param.name):
                 columns.append(check.params[param.name])
+        if spec.trials is not None and "returns" in kinds[check.kind].artefacts:
+            columns += [spec.trials["probability_column"], spec.trials["return_column"]]
     return list(dict.fromkeys(columns))
 
 
@@ -46,7 +48,7 @@ def evaluate(spec: Spec, run_dir) -> GateReport:
     """Run every check (each runs even when others fail) and decide the verdict."""
     kinds = load_builtin_kinds()
     started = time.perf_counter()
-    run = Run(run_dir, spec.artefacts, prediction_columns(spec))
+    run = Run(run_dir, spec.artefacts, prediction_columns(spec), spec.trials)
     results = []
     for check in spec.checks:
         kind = kinds[check.kind]

@@ -24,9 +24,10 @@ CANDIDATES = {
 
 
 class Run:
-    def __init__(self, root, overrides: dict | None = None, prediction_columns=None):
+    def __init__(self, root, overrides: dict | None = None, prediction_columns=None, trials: dict | None = None):
         self.root = Path(root)
         self.overrides = dict(overrides or {})
+        self.trials = trials
         self._wanted_columns = list(prediction_columns or [])
         self._cache: dict = {}
         self.files: dict[str, str] = {}  # path read -> sha256 (directories: of their files)
@@ -129,8 +130,26 @@ class Run:
 
         return self._cached("config", load)
 
+    def model(self):
+        """The saved model's architecture (``keras_archive.KerasArchive``), read as data."""
+
+        def load():
+            from .keras_archive import read_keras_archive
+
+            path = self.path_of("model")
+            archive = read_keras_archive(path)
+            self._remember(path)
+            return archive
+
+        return self._cached("model", load)
+
     def returns(self):
-        """Strategy returns as a T x N float DataFrame, one column per trial."""
+        """Strategy returns as a T x N float DataFrame, one column per trial.
+
+        From ``returns.csv``, or built from the predictions when the spec has ``[trials]``.
+        """
+        if self.trials is not None:
+            return self._cached("returns", self._trials_from_predictions)
 
         def load():
             import pandas as pd
@@ -146,3 +165,16 @@ class Run:
             return frame
 
         return self._cached("returns", load)
+
+    def _trials_from_predictions(self):
+        from .trials import threshold_trials
+
+        t = self.trials
+        probability = self.column(t["probability_column"])
+        forward = self.column(t["return_column"])
+        try:
+            frame = threshold_trials(probability.values, forward.values, t["thresholds"], t["cost"])
+        except ValueError as exc:
+            raise ArtefactError(probability.path, f"cannot build trials from the predictions: {exc}") from None
+        frame.attrs["path"] = f"{probability.path} ([trials] from {t['probability_column']!r}, {t['return_column']!r})"
+        return frame

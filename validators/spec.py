@@ -22,7 +22,8 @@ from .registry import load_builtin_kinds, type_error
 from .result import SEVERITIES
 
 ARTEFACTS = ("predictions", "history", "config", "returns", "model", "tensorboard")
-TOP_LEVEL_KEYS = ("name", "description", "artefacts", "check")
+TOP_LEVEL_KEYS = ("name", "description", "artefacts", "trials", "check")
+TRIALS_KEYS = ("probability_column", "return_column", "thresholds", "cost")
 COMMON_KEYS = ("id", "kind", "severity", "description")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -46,6 +47,7 @@ class Spec:
     artefacts: dict
     checks: tuple[CheckSpec, ...]
     description: str = ""
+    trials: dict | None = None  # build returns from predictions: see _parse_trials
     raw: dict = field(default_factory=dict, repr=False)
 
 
@@ -106,6 +108,8 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
             raise SpecError(path, f"artefact {key!r} must be a path inside the run directory, got {value!r}",
                             line=line, column=1)
 
+    trials = _parse_trials(raw.get("trials"), path, locator)
+
     checks_raw = raw.get("check")
     if checks_raw is None or checks_raw == []:
         raise SpecError(path, "the spec has no checks: add at least one [[check]] table")
@@ -119,7 +123,49 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
     for index, table in enumerate(checks_raw):
         checks.append(_parse_check(table, index, kinds, path, locator, seen_ids))
     return Spec(path=path, sha256=sha256, name=name, artefacts=dict(artefacts), checks=tuple(checks),
-                description=description, raw=raw)
+                description=description, trials=trials, raw=raw)
+
+
+def _parse_trials(table, path, locator):
+    """``[trials]``: build strategy returns from the predictions instead of returns.csv.
+
+    Long when the probability is >= c, short when <= 1 - c, for each threshold c; a cost per
+    unit of turnover. See ``validators.trials``.
+    """
+    from .trials import DEFAULT_THRESHOLDS
+
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise SpecError(path, "'trials' must be a table such as [trials]", line=locator.top_key("trials"))
+
+    def fail(key, message):
+        raise SpecError(path, f"[trials] {message}", line=locator.key_in_table("trials", key), column=1)
+
+    for key in table:
+        if key not in TRIALS_KEYS:
+            fail(key, f"unknown key {key!r}" + (f" ({_suggest(key, TRIALS_KEYS)})" if _suggest(key, TRIALS_KEYS)
+                                                 else f"; known keys: {', '.join(TRIALS_KEYS)}"))
+    out = {
+        "probability_column": table.get("probability_column", "direction"),
+        "return_column": table.get("return_column", "forward_return"),
+        "thresholds": table.get("thresholds", list(DEFAULT_THRESHOLDS)),
+        "cost": table.get("cost", 0.0),
+    }
+    for key in ("probability_column", "return_column"):
+        if not isinstance(out[key], str) or not out[key]:
+            fail(key, f"{key!r} must be a column name, got {out[key]!r}")
+    thresholds = out["thresholds"]
+    if not isinstance(thresholds, list) or len(thresholds) < 2 or not all(is_number(t) for t in thresholds):
+        fail("thresholds", f"'thresholds' must be a list of at least 2 numbers, got {thresholds!r}")
+    if any(not (math.isfinite(float(t)) and 0.5 <= t <= 1.0) for t in thresholds):
+        fail("thresholds", f"every threshold must be in [0.5, 1], got {thresholds!r}")
+    if len(set(thresholds)) != len(thresholds):
+        fail("thresholds", f"thresholds must be distinct, got {thresholds!r}")
+    cost = out["cost"]
+    if not is_number(cost) or not math.isfinite(float(cost)) or cost < 0:
+        fail("cost", f"'cost' must be a finite number >= 0, got {cost!r}")
+    return out
 
 
 def _parse_check(table, index, kinds, path, locator, seen_ids) -> CheckSpec:

@@ -1,0 +1,231 @@
+"""Kinds judging strategy returns: PBO, Sharpe ratio, PSR and DSR.
+
+Returns come from the run's ``returns.csv`` (one column per trial), or, when the spec has a
+``[trials]`` table, are built from the predictions over a grid of confidence thresholds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ArtefactError
+from ..registry import Param, register
+from ..result import Outcome
+
+TRIAL = Param("trial", "str", "trial column to judge, or 'best' for the highest Sharpe ratio (default)",
+              default="best")
+
+
+def _returns(run):
+    frame = run.returns()
+    path = frame.attrs.get("path", "returns")
+    if frame.shape[1] == 0:
+        raise ArtefactError(path, "no trial columns")
+    values = frame.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise ArtefactError(path, f"{int(bad.sum())} returns are NaN, inf or missing; first in trial "
+                            f"{frame.columns[col]!r}, row {row}", line=row + 2, column=col + 1)
+    return frame, values, path
+
+
+def _per_period_sharpes(values):
+    std = values.std(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(std > 0, values.mean(axis=0) / std, np.nan)
+
+
+def _pick_trial(frame, values, trial, path):
+    if trial == "best":
+        sharpes = _per_period_sharpes(values)
+        if not np.isfinite(sharpes).any():
+            raise ArtefactError(path, "every trial is constant: no Sharpe ratio is defined")
+        return int(np.nanargmax(sharpes))
+    names = [str(c) for c in frame.columns]
+    if trial not in names:
+        raise ArtefactError(path, f"no trial column {trial!r}; found {', '.join(repr(n) for n in names[:20])}",
+                            line=1)
+    return names.index(trial)
+
+
+@register(
+    "pbo",
+    params=(
+        Param("n_splits", "int", "number S of contiguous blocks, even (default 16)", default=16, min=2),
+        Param("metric", "str", "performance used to select and rank trials", default="sharpe",
+              choices=("sharpe", "mean", "sum")),
+    ),
+    artefacts=("returns",),
+    observes="probability of backtest overfitting (0 to 1)",
+    example="""
+        [[check]]
+        id = "pbo"
+        kind = "pbo"
+        severity = "must"
+        n_splits = 16
+        lt = 0.3          # plan: "PBO should remain low (< 0.3)"
+    """,
+)
+def pbo_check(run, *, n_splits, metric, bound):
+    """Probability of backtest overfitting by CSCV (Bailey, Borwein, López de Prado, Zhu 2017).
+
+    Too few rows for the splits, fewer than two trials, NaN in the returns or a constant
+    trial make the check an error; a PBO that is undefined on the data (a trial flat over
+    one half) fails it.
+    """
+    from ..pbo import PBOError, pbo
+
+    frame, values, path = _returns(run)
+    T, N = values.shape
+    if N < 2:
+        raise ArtefactError(path, f"{N} trial column: PBO needs at least 2 trials to select among")
+    if T < n_splits:
+        raise ArtefactError(path, f"{T} rows are too few for n_splits = {n_splits} blocks")
+    constant = np.flatnonzero(values.max(axis=0) == values.min(axis=0))
+    if constant.size:
+        raise ArtefactError(path, f"trial {frame.columns[constant[0]]!r} is constant: its Sharpe ratio is "
+                            "undefined; drop it from the returns")
+    try:
+        result = pbo(frame, n_splits=n_splits, metric=metric)
+    except PBOError as exc:
+        return Outcome(False, None, f"PBO is undefined on these returns: {exc}", {"file": path})
+    logits = result.logits
+    quartiles = np.quantile(logits, [0.0, 0.25, 0.5, 0.75, 1.0])
+    deg = result.degradation
+    evidence = {
+        "file": path,
+        "trials": N,
+        "rows_used": result.n_rows_used,
+        "rows_dropped": result.rows_dropped,
+        "n_splits": result.n_splits,
+        "combinations": result.n_combinations,
+        "logits_at_or_below_0": int(round(result.pbo * result.n_combinations)),
+        "logit_min": float(quartiles[0]),
+        "logit_q1": float(quartiles[1]),
+        "logit_median": float(quartiles[2]),
+        "logit_q3": float(quartiles[3]),
+        "logit_max": float(quartiles[4]),
+        "logit_histogram": _histogram(logits),
+        "probability_of_loss": result.probability_of_loss,
+        "degradation": None if deg is None else {"slope": deg.slope, "intercept": deg.intercept, "r2": deg.r2},
+        "metric": metric,
+    }
+    message = (f"PBO = {result.pbo!r} over {result.n_combinations} splits of {N} trials "
+               f"(probability of loss {result.probability_of_loss!r})")
+    return Outcome(bound.contains(result.pbo), result.pbo, message, evidence)
+
+
+def _histogram(logits, bins=20) -> dict:
+    counts, edges = np.histogram(logits, bins=bins)
+    return {"counts": [int(c) for c in counts], "edges": [float(e) for e in edges]}
+
+
+def _pbo_params(params):
+    if params["n_splits"] % 2:
+        return "n_splits", f"n_splits must be even, got {params['n_splits']!r}"
+    return None
+
+
+pbo_check.validate_params = _pbo_params
+
+
+@register(
+    "sharpe",
+    params=(
+        TRIAL,
+        Param("periods_per_year", "number", "annualisation: Sharpe times sqrt(periods_per_year) (default 1)",
+              default=1.0, min=0.0),
+    ),
+    artefacts=("returns",),
+    observes="Sharpe ratio, annualised",
+    example="""
+        [[check]]
+        id = "sharpe"
+        kind = "sharpe"
+        severity = "nice"
+        trial = "best"
+        periods_per_year = 252
+        gt = 0.5          # plan: "Sharpe ratio > 0.5"
+    """,
+)
+def sharpe(run, *, trial, periods_per_year, bound):
+    """Sharpe ratio (mean / std, ddof=1) of one trial, annualised by sqrt(periods_per_year)."""
+    from ..sharpe import SharpeError, sharpe_ratio
+
+    frame, values, path = _returns(run)
+    j = _pick_trial(frame, values, trial, path)
+    name = str(frame.columns[j])
+    try:
+        value = sharpe_ratio(values[:, j], periods_per_year=periods_per_year)
+    except SharpeError as exc:
+        return Outcome(False, None, f"Sharpe ratio of trial {name!r} is undefined: {exc}", {"file": path})
+    evidence = {"file": path, "trial": name, "rows": int(values.shape[0]), "periods_per_year": periods_per_year,
+                "selected_by": "highest Sharpe ratio" if trial == "best" else "name"}
+    return Outcome(bound.contains(value), value, f"Sharpe ratio of trial {name!r} is {value!r}", evidence)
+
+
+def _sharpe_params(params):
+    if params["periods_per_year"] is not None and params["periods_per_year"] <= 0:
+        return "periods_per_year", "periods_per_year must be > 0"
+    return None
+
+
+sharpe.validate_params = _sharpe_params
+
+
+@register(
+    "psr",
+    params=(TRIAL, Param("sr_benchmark", "number", "benchmark Sharpe ratio, per period (default 0)", default=0.0)),
+    artefacts=("returns",),
+    observes="probabilistic Sharpe ratio (0 to 1)",
+    example="""
+        [[check]]
+        id = "psr"
+        kind = "psr"
+        severity = "nice"
+        ge = 0.95
+    """,
+)
+def psr(run, *, trial, sr_benchmark, bound):
+    """Probabilistic Sharpe ratio (Bailey and López de Prado 2012) of one trial."""
+    from ..sharpe import SharpeError, probabilistic_sharpe_ratio_from_returns
+
+    frame, values, path = _returns(run)
+    j = _pick_trial(frame, values, trial, path)
+    name = str(frame.columns[j])
+    try:
+        value = probabilistic_sharpe_ratio_from_returns(values[:, j], sr_benchmark)
+    except SharpeError as exc:
+        return Outcome(False, None, f"PSR of trial {name!r} is undefined: {exc}", {"file": path})
+    evidence = {"file": path, "trial": name, "rows": int(values.shape[0]), "sr_benchmark": sr_benchmark}
+    return Outcome(bound.contains(value), value, f"PSR of trial {name!r} is {value!r}", evidence)
+
+
+@register(
+    "dsr",
+    params=(TRIAL,),
+    artefacts=("returns",),
+    observes="deflated Sharpe ratio (0 to 1)",
+    example="""
+        [[check]]
+        id = "dsr"
+        kind = "dsr"
+        severity = "nice"
+        ge = 0.95
+    """,
+)
+def dsr(run, *, trial, bound):
+    """Deflated Sharpe ratio (Bailey and López de Prado 2014): PSR against the expected maximum
+    Sharpe ratio of as many null trials as there are columns, with their Sharpe ratios' variance."""
+    from ..sharpe import SharpeError, deflated_sharpe_ratio_from_trials
+
+    frame, values, path = _returns(run)
+    j = _pick_trial(frame, values, trial, path)
+    name = frame.columns[j]
+    try:
+        value = deflated_sharpe_ratio_from_trials(frame, selected=name)
+    except SharpeError as exc:
+        return Outcome(False, None, f"DSR of trial {name!r} is undefined: {exc}", {"file": path})
+    evidence = {"file": path, "trial": str(name), "trials": int(values.shape[1]), "rows": int(values.shape[0])}
+    return Outcome(bound.contains(value), value, f"DSR of trial {name!r} is {value!r}", evidence)
