@@ -388,7 +388,7 @@ def _fast_halves(data: np.ndarray, S: int, metric: str, names: tuple):
         bmean = bsum / n
         bm2 = ((blocks - bmean[:, None, :]) ** 2).sum(axis=1)
         bi, bj = np.triu_indices(S, 1)
-        pair_sq = (bmean[bi] - bmean[bj]) ** 2  # (S(S-1)/2, N)
+        pair_sq = (n / h) * (bmean[bi] - bmean[bj]) ** 2  # (S(S-1)/2, N), scaled for M2_half
     chunk = max(1, CHUNK_ELEMENTS // N)
     for start, member in _first_halves(S, chunk):
         both = np.concatenate([member, 1.0 - member])  # rows: halves, then their complements
@@ -398,12 +398,18 @@ def _fast_halves(data: np.ndarray, S: int, metric: str, names: tuple):
         elif metric == "mean":
             perf = sums / (n * h)
         else:
-            m2 = both @ bm2 + (n / h) * ((both[:, bi] * both[:, bj]) @ pair_sq)
+            # In place: perf = (shift + sums / (n h)) / sqrt(M2_half / (n h - 1)).
+            m2 = both @ bm2
+            m2 += (both[:, bi] * both[:, bj]) @ pair_sq
+            m2 *= 1.0 / (n * h - 1)
+            np.sqrt(m2, out=m2)
+            perf = sums
+            perf *= 1.0 / (n * h)
+            perf += shift
             with np.errstate(divide="ignore", invalid="ignore"):
-                perf = (shift + sums / (n * h)) / np.sqrt(m2 / (n * h - 1))
-            bad = ~np.isfinite(perf)
-            if bad.any():  # variance underflowed although the half is not exactly constant
-                r, j = (int(v) for v in np.argwhere(bad)[0])
+                perf /= m2
+            if not np.isfinite(perf).all():  # variance underflowed though the half is not constant
+                r, j = (int(v) for v in np.argwhere(~np.isfinite(perf))[0])
                 raise _undefined_split_error(
                     names,
                     j,
