@@ -24,7 +24,7 @@ def read_config(path) -> dict:
         raise ArtefactError(path, f"file is {size} bytes, more than the {MAX_CONFIG_BYTES} a config may have")
     try:
         with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
+            text = handle.read().decode("utf-8-sig")  # -sig: drop a BOM
     except UnicodeDecodeError as exc:
         raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
     suffix = os.path.splitext(path)[1].lower()
