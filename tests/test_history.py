@@ -144,3 +144,12 @@ def test_nan_literal_in_csv_is_kept_as_nan(tmp_path):
     path.write_text("epoch,loss,volatility_loss\n0,0.5,0.01\n1,nan,inf\n")
     h = read_history(path)
     assert math.isnan(h.metrics["loss"][1]) and h.metrics["volatility_loss"][1] == math.inf
+
+
+@pytest.mark.parametrize("name, text", [("history.csv", "epoch,loss\n0,0.5\n1,0.4\n"),
+                                        ("history.json", '{"loss": [0.5, 0.4]}')])
+def test_utf8_bom_is_accepted(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_bytes("\ufeff".encode() + text.encode())
+    h = read_history(path)
+    assert h.names() == ["loss"] and h.epochs.tolist() == [0, 1]

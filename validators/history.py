@@ -67,7 +67,7 @@ def _number(text, path, line, column, name):
 
 def _read_csv(path) -> History:
     try:
-        with open(path, "r", encoding="utf-8", newline="") as handle:
+        with open(path, "r", encoding="utf-8-sig", newline="") as handle:  # -sig: drop a BOM
             rows = list(csv.reader(handle))
     except UnicodeDecodeError as exc:
         raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
@@ -94,7 +94,7 @@ def _read_csv(path) -> History:
 
 def _read_json(path) -> History:
     try:
-        with open(path, "r", encoding="utf-8") as handle:
+        with open(path, "r", encoding="utf-8-sig") as handle:
             data = json.load(handle)
     except UnicodeDecodeError as exc:
         raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
