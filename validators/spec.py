@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bounds import BOUND_KEYS, Bound, is_number
+from .bounds import BOUND_KEYS, Bound, is_finite_number, is_number
 from .errors import SpecError
 from .registry import load_builtin_kinds, type_error
 from .result import SEVERITIES
@@ -158,12 +157,12 @@ def _parse_trials(table, path, locator):
     thresholds = out["thresholds"]
     if not isinstance(thresholds, list) or len(thresholds) < 2 or not all(is_number(t) for t in thresholds):
         fail("thresholds", f"'thresholds' must be a list of at least 2 numbers, got {thresholds!r}")
-    if any(not (math.isfinite(float(t)) and 0.5 <= t <= 1.0) for t in thresholds):
+    if any(not (is_finite_number(t) and 0.5 <= t <= 1.0) for t in thresholds):
         fail("thresholds", f"every threshold must be in [0.5, 1], got {thresholds!r}")
     if len(set(thresholds)) != len(thresholds):
         fail("thresholds", f"thresholds must be distinct, got {thresholds!r}")
     cost = out["cost"]
-    if not is_number(cost) or not math.isfinite(float(cost)) or cost < 0:
+    if not is_finite_number(cost) or cost < 0:
         fail("cost", f"'cost' must be a finite number >= 0, got {cost!r}")
     return out
 
@@ -211,6 +210,8 @@ def _parse_check(table, index, kinds, path, locator, seen_ids) -> CheckSpec:
     for param in kind.params:
         if param.name in table:
             value = table[param.name]
+            if param.type in ("number", "int") and is_number(value) and not is_finite_number(value):
+                fail(f"{param.name!r} must be finite, got {value!r}", param.name)
             problem = type_error(param, value)
             if problem:
                 fail(f"{param.name!r} {problem}", param.name)
@@ -228,7 +229,7 @@ def _parse_check(table, index, kinds, path, locator, seen_ids) -> CheckSpec:
         for key, value in given.items():
             if not is_number(value):
                 fail(f"bound {key!r} must be a number, got {value!r}", key)
-            if not math.isfinite(float(value)):
+            if not is_finite_number(value):  # nan, inf, or an int too large for a float
                 fail(f"bound {key!r} must be a finite number, got {value!r}", key)
         try:
             bound = Bound.from_mapping(given)
