@@ -284,6 +284,12 @@ def test_non_finite_values_are_named(bad):
         pbo(df, 4)
 
 
+def test_missing_values_in_a_nullable_dataframe_are_named():
+    df = pd.DataFrame({"a": [0.1, -0.2] * 8, "b": pd.array([0.3, None] + [0.1, -0.1] * 7, dtype="Float64")})
+    with pytest.raises(PBOError, match=r"1 non-finite value\(s\).*nan at row 1, trial 'b'"):
+        pbo(df, 4)
+
+
 def test_non_finite_in_dropped_rows_is_still_an_error():
     X = np.random.default_rng(0).standard_normal((41, 3))
     X[0, 1] = np.nan

@@ -284,7 +284,7 @@ def _as_matrix(returns) -> tuple[np.ndarray, tuple[Hashable, ...]]:
     if hasattr(returns, "columns") and hasattr(returns, "to_numpy"):  # a pandas DataFrame
         names = tuple(returns.columns)
         try:
-            data = returns.to_numpy(dtype=np.float64)
+            data = returns.to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError) as exc:
             raise PBOError(f"returns has non-numeric columns ({exc}); pass trial returns only") from None
     else:
@@ -474,10 +474,10 @@ def _select_and_rank(perf_is: np.ndarray, perf_oos: np.ndarray) -> tuple[np.ndar
 
 def _degradation(x: np.ndarray, y: np.ndarray) -> Degradation | None:
     dx, dy = x - x.mean(), y - y.mean()
-    sxx, syy = float(dx @ dx), float(dy @ dy)
+    sxx, syy = float(np.sum(dx * dx)), float(np.sum(dy * dy))
     if sxx <= 0.0 or syy <= 0.0:
         return None
-    sxy = float(dx @ dy)
+    sxy = float(np.sum(dx * dy))
     slope = sxy / sxx
     return Degradation(
         slope=slope, intercept=float(y.mean()) - slope * float(x.mean()), r2=sxy * sxy / (sxx * syy)
