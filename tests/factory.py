@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -17,6 +18,11 @@ def bracket(values) -> list[str]:
 
 
 def healthy_predictions(n=400, seed=0) -> pd.DataFrame:
+    return _healthy_predictions(n, seed).copy()  # a fresh frame each call: callers change it
+
+
+@functools.lru_cache(maxsize=8)
+def _healthy_predictions(n, seed) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
     p = np.clip(0.5 + (y - 0.5) * 0.4 + rng.normal(0, 0.2, n), 0.001, 0.999)
@@ -71,3 +77,16 @@ def saturated_run(root) -> Path:
     n = len(pred)
     pred["volatility"] = bracket(np.full(n, 0.99995))
     return make_run(root, predictions=pred)
+
+
+def healthy_returns(rows=240, trials=6, seed=0) -> pd.DataFrame:
+    """Per-period strategy returns, one column per trial, as ``returns.csv`` holds them."""
+    rng = np.random.default_rng(seed)
+    drift = np.linspace(0.0, 0.002, trials)
+    return pd.DataFrame(rng.normal(drift, 0.01, size=(rows, trials)), columns=[f"t{i}" for i in range(trials)])
+
+
+def write_returns(root, returns=None) -> Path:
+    path = Path(root) / "returns.csv"
+    (healthy_returns() if returns is None else returns).to_csv(path, index=False)
+    return path

@@ -49,7 +49,10 @@ def config(run, *, key, equals, tolerance):
 
 def _compare(found, expected, tolerance, where, out):
     if is_number(expected) and is_number(found):
-        f, e = float(found), float(expected)
+        try:
+            f, e = float(found), float(expected)
+        except OverflowError:  # an integer too large for a float: compare exactly
+            f, e = (0.0, 0.0) if found == expected else (math.inf, 0.0)
         if not (math.isfinite(f) and abs(f - e) <= tolerance):
             out.append(f"{where}: {found!r} differs from {expected!r} by more than {tolerance!r}")
     elif isinstance(expected, dict) and isinstance(found, dict):
