@@ -1,4 +1,4 @@
-"""Benchmark: validators.pbo against the straightforward CSCV and published PBO packages.
+"""Benchmark: validators.cscv against the straightforward CSCV and published PBO packages.
 
 Run from the repository root with the project's venv::
 
@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from validators.pbo import pbo
+from validators.cscv import pbo
 
 BENCH_VENV = ROOT / "benchmarks" / ".venv-bench"
 PACKAGES = ("phacker", "holdout-backtest")

@@ -1,4 +1,4 @@
-"""Tests for validators.pbo: fast path == general path == a slow, obviously-correct reference."""
+"""Tests for validators.cscv: fast path == general path == a slow, obviously-correct reference."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
-from validators import pbo as pbo_module
-from validators.pbo import METRICS, PBOError, pbo, split_blocks
+from validators import cscv as pbo_module
+from validators.cscv import METRICS, PBOError, pbo, split_blocks
 
 # --- the slow reference: the paper's algorithm, line by line ------------------------------
 
@@ -367,3 +367,9 @@ def test_callable_metric_returning_nan_names_trial_and_split():
 def test_callable_metric_with_wrong_shape():
     with pytest.raises(PBOError, match=r"shape \(\); it must return one number per trial, shape \(3,\)"):
         pbo(np.random.default_rng(0).standard_normal((16, 3)), 4, lambda rows: rows.mean())
+
+
+def test_public_api_is_the_function():
+    from validators import pbo as public
+
+    assert callable(public) and public is pbo

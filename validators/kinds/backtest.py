@@ -74,7 +74,7 @@ def pbo_check(run, *, n_splits, metric, bound):
     trial make the check an error; a PBO that is undefined on the data (a trial flat over
     one half) fails it.
     """
-    from ..pbo import PBOError, pbo
+    from ..cscv import PBOError, pbo
 
     frame, values, path = _returns(run)
     T, N = values.shape
