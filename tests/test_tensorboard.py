@@ -202,6 +202,15 @@ def test_an_epoch_tag_that_is_not_one_number_is_an_error(tmp_path, raw, why):
         read_tensorboard_history(tmp_path / "logs")
 
 
+def test_a_malformed_tensor_in_an_epoch_tag_is_an_error(tmp_path):
+    path = tmp_path / "logs" / "train" / "events.out.tfevents.1.h"
+    path.parent.mkdir(parents=True)
+    bad = value("epoch_loss", raw_tensor=b"\x22\x09abc")  # tensor_content says 9 bytes, 3 follow
+    path.write_bytes(frame([version_event(), event(0, value("batch_x", raw_tensor=b"\xff")), event(0, bad)]))
+    with pytest.raises(ArtefactError, match=r"tag 'epoch_loss' at step 0: invalid TensorProto: field 4 says 9 bytes"):
+        read_tensorboard_history(tmp_path / "logs")
+
+
 def test_missing_folders_and_files_say_what_was_looked_for(tmp_path):
     with pytest.raises(ArtefactError, match="TensorBoard log folder does not exist"):
         read_tensorboard_history(tmp_path / "nope")
@@ -315,6 +324,17 @@ def test_arbitrary_payloads_raise_only_protobuf_errors(data):
             v.scalar()
         except ValueError:
             pass
+
+
+@FAST
+@given(st.binary(min_size=4, max_size=4), st.binary(min_size=8, max_size=8))
+def test_scalar_fast_paths_agree_with_the_general_decoder(f4, f8):
+    for dtype, raw in ((1, f4), (2, f8)):
+        fast = varint(1 << 3) + varint(dtype) + field(2, b"") + field(4, raw)
+        reordered = field(4, raw) + field(2, b"") + varint(1 << 3) + varint(dtype)  # not the fast path
+        a, b = tb._parse_tensor(fast), tb._parse_tensor(reordered)
+        assert (a[0], a[1]) == (b[0], b[1]) == (dtype, ())
+        assert struct.pack("<d", a[2][0]) == struct.pack("<d", b[2][0])  # NaN payloads too
 
 
 def test_validators_import_without_tensorflow():

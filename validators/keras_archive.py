@@ -32,22 +32,21 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import Any
 
 from validators.errors import ArtefactError
 
 __all__ = [
+    "MAX_CONFIG_BYTES",
+    "KerasArchive",
     "LayerInfo",
     "UnsafeObject",
-    "KerasArchive",
-    "MAX_CONFIG_BYTES",
+    "head_layers",
+    "keras_name",
+    "layer_info",
+    "model_layers",
     "read_keras_archive",
     "read_model_config",
-    "model_layers",
-    "head_layers",
-    "layer_info",
     "unsafe_layers",
-    "keras_name",
 ]
 
 MAX_CONFIG_BYTES = 50 * 1024 * 1024
@@ -291,7 +290,7 @@ def _history_names(spec, key: str | None = None) -> list[tuple[str, str]]:
         for k, item in spec.items():
             out.extend(_history_names(item, str(k)))
     else:
-        raise ValueError(f"unexpected output_layers entry {spec!r:.80}")
+        raise TypeError(f"unexpected output_layers entry {spec!r:.80}")
     return out
 
 
@@ -315,7 +314,7 @@ def _layers_of(path, model: dict, where: str, prefix: str, layers: dict, outputs
         else:
             try:
                 pairs = _history_names(cfg.get("output_layers"))
-            except ValueError as exc:
+            except TypeError as exc:
                 raise ArtefactError(path, f"{where}.config.output_layers: {exc}") from None
             if not pairs:
                 raise ArtefactError(path, f"{where}.config.output_layers names no output layer")

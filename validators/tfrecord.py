@@ -34,7 +34,7 @@ import numpy as np
 
 from validators.errors import ArtefactError
 
-__all__ = ["crc32c", "masked_crc32c", "iter_records", "iter_records_from", "HEADER_SIZE", "FOOTER_SIZE"]
+__all__ = ["FOOTER_SIZE", "HEADER_SIZE", "crc32c", "iter_records", "iter_records_from", "masked_crc32c"]
 
 HEADER_SIZE = 12  # uint64 length + uint32 masked CRC of the length
 FOOTER_SIZE = 4  # uint32 masked CRC of the data
@@ -230,15 +230,14 @@ def iter_records(path) -> Iterator[tuple[int, bytes]]:
     empty file holds no records and yields nothing: callers that need at least one say so.
     """
     try:
-        f = open(path, "rb")
+        with open(path, "rb") as f:
+            yield from iter_records_from(f, path)  # read errors become ArtefactError in there
     except FileNotFoundError:
         raise ArtefactError(path, "no such file") from None
     except IsADirectoryError:
         raise ArtefactError(path, "is a directory, not a TFRecord file") from None
     except OSError as exc:
         raise ArtefactError(path, f"cannot open: {exc.strerror or exc}") from None
-    with f:
-        yield from iter_records_from(f, path)
 
 
 def iter_records_from(stream: BinaryIO, path, size: int | None = None) -> Iterator[tuple[int, bytes]]:
