@@ -23,7 +23,6 @@ from validators.keras_archive import (
     unsafe_layers,
 )
 
-
 # --------------------------------------------------------------------------- real models
 
 
