@@ -383,8 +383,6 @@ def test_nan_is_never_a_pass_for_any_bound_in_the_spec(tmp_path, capsys):
             assert c["observed"] is None or not math.isfinite(c["observed"])
 
 
-@pytest.mark.xfail(strict=True, reason="validators/run.py reads every column any check needs in one go, so one "
-                   "missing column turns every predictions check into an error naming a column it does not use")
 def test_a_missing_column_errors_only_the_checks_that_use_it(tmp_path, capsys):
     run_dir = make_run(tmp_path / "run")
     rename_column("predictions.csv", "volatility", "volatilty")(run_dir)

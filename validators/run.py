@@ -85,7 +85,7 @@ class Run:
             from .tables import read_table
 
             path = self.path_of("predictions")
-            table = read_table(path, self._wanted_columns or None)
+            table = read_table(path, self._wanted_columns or None, skip_missing=True)
             self._remember(path)
             return table
 

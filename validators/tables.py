@@ -77,8 +77,12 @@ class TextTable:
         return Column(name=name, values=values, path=self.path, index=self.index_of(name))
 
 
-def read_table(path, columns: list[str] | None = None) -> TextTable:
-    """Read ``columns`` (all when None) of a CSV or Parquet file; errors name file and line."""
+def read_table(path, columns: list[str] | None = None, *, skip_missing: bool = False) -> TextTable:
+    """Read ``columns`` (all when None) of a CSV or Parquet file; errors name file and line.
+
+    With ``skip_missing``, wanted columns absent from the header are left out instead of
+    raising, so that only the checks that use them fail (``TextTable.numeric`` raises then).
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ArtefactError(path, "file not found")
@@ -87,8 +91,8 @@ def read_table(path, columns: list[str] | None = None) -> TextTable:
     if os.path.getsize(path) == 0:
         raise ArtefactError(path, "file is empty (0 bytes)")
     if path.endswith(".parquet"):
-        return _read_parquet(path, columns)
-    return _read_csv(path, columns)
+        return _read_parquet(path, columns, skip_missing)
+    return _read_csv(path, columns, skip_missing)
 
 
 def _read_header(path) -> tuple[list[str], bool]:
@@ -124,7 +128,7 @@ def _check_columns(path, header, wanted):
         raise ArtefactError(path, f"column {duplicated[0]!r} appears more than once in the header", line=1)
 
 
-def _read_csv(path, columns) -> TextTable:
+def _read_csv(path, columns, skip_missing=False) -> TextTable:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -135,6 +139,8 @@ def _read_csv(path, columns) -> TextTable:
             dup = next(c for c in header if header.count(c) > 1)
             raise ArtefactError(path, f"column {dup!r} appears more than once in the header", line=1)
         wanted = [c for c in header if c != ""] or header
+    if skip_missing:
+        wanted = [c for c in wanted if c in header]
     _check_columns(path, header, wanted)
     if not more:
         raise ArtefactError(path, "has a header but no data rows", line=2)
@@ -182,7 +188,7 @@ def _read_csv(path, columns) -> TextTable:
     return TextTable(path, header, cols, table.num_rows, "csv")
 
 
-def _read_parquet(path, columns) -> TextTable:
+def _read_parquet(path, columns, skip_missing=False) -> TextTable:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -190,6 +196,8 @@ def _read_parquet(path, columns) -> TextTable:
         schema = pq.read_schema(path)
         header = list(schema.names)
         wanted = header if columns is None else list(dict.fromkeys(columns))
+        if skip_missing:
+            wanted = [c for c in wanted if c in header]
         _check_columns(path, header, wanted)
         table = pq.read_table(path, columns=wanted)
     except (pa.ArrowInvalid, OSError) as exc:
