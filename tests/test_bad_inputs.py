@@ -12,12 +12,12 @@ import dataclasses
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
-
 from factory import SPEC, healthy_history, make_run
+
 from validators import cli
 from validators.registry import KINDS, load_builtin_kinds
 
@@ -33,7 +33,7 @@ CONFIG_CHECKS = ("loss-weights", "volatility-activation", "magnitude-activation"
 def core_spec_text() -> str:
     """checks/run3.toml with only the core kinds' checks (later issues add checks of other kinds)."""
     head, *blocks = SPEC.read_text().split("[[check]]")
-    kept = [b for b in blocks if re.search(r'^kind = "([a-z_]+)"', b, re.M).group(1) in CORE_KINDS]
+    kept = [b for b in blocks if re.search(r'^kind = "([a-z_]+)"', b, re.MULTILINE).group(1) in CORE_KINDS]
     return "[[check]]".join([head, *kept])
 
 
@@ -152,8 +152,8 @@ CASES = [
     # 1. file missing
     Case("1-predictions-missing", 2, delete("predictions.csv"),
          statuses=status_of(PREDICTION_CHECKS, "error") | status_of(HISTORY_CHECKS + CONFIG_CHECKS, "pass"),
-         fragments=("{run}/predictions.csv: no predictions artefact: looked for predictions.csv, "
-                    "predictions.parquet",)),
+         fragments=(("{run}/predictions.csv: no predictions artefact: looked for predictions.csv, "
+                    "predictions.parquet"),)),
     Case("1-history-missing", 2, delete("history.csv"),
          statuses=status_of(HISTORY_CHECKS, "error") | status_of(PREDICTION_CHECKS + CONFIG_CHECKS, "pass"),
          fragments=("no history artefact: looked for history.csv, training.log, history.json",)),
@@ -176,8 +176,8 @@ CASES = [
     # 4. a required column missing or misspelled: expected vs found, no fuzzy matching
     Case("4-column-misspelled", 2, rename_column("predictions.csv", "volatility", "volatilty"),
          statuses={"volatility-range": "error", "volatility-not-saturated": "error"},
-         fragments=("{run}/predictions.csv:1: missing column 'volatility'; found 'direction', 'volatilty', "
-                    "'magnitude'",)),
+         fragments=(("{run}/predictions.csv:1: missing column 'volatility'; found 'direction', 'volatilty', "
+                    "'magnitude'"),)),
     Case("4-metric-missing", 2, rename_column("history.csv", "volatility_loss", "vol_loss"),
          statuses={"volatility-loss": "error", "magnitude-loss": "pass"},
          fragments=("{run}/history.csv: no metric 'volatility_loss' in the history; found ", "'vol_loss'")),
@@ -189,8 +189,8 @@ CASES = [
     # 6. a cell that is not a number or a one-element array
     Case("6-text-cell", 2, set_cell("predictions.csv", 10, "volatility", "x"),
          statuses={"volatility-range": "error", "magnitude-range": "pass"},
-         fragments=("{run}/predictions.csv:10:2: column 'volatility', row 8: not a number or a one-element "
-                    "array: 'x'",)),
+         fragments=(("{run}/predictions.csv:10:2: column 'volatility', row 8: not a number or a one-element "
+                    "array: 'x'"),)),
     Case("6-thousands-separator", 2, set_cell("predictions.csv", 33, "magnitude", "1,234"),
          statuses={"magnitude-range": "error", "magnitude-mean": "error", "volatility-range": "pass"},
          fragments=("{run}/predictions.csv:33:3: column 'magnitude', row 31: not a number", "'1,234'")),
@@ -213,16 +213,16 @@ CASES = [
     # 8. a multi-element array where one value is expected
     Case("8-multi-element", 2, set_cell("predictions.csv", 20, "magnitude", "[0.1 0.9]"),
          statuses={"magnitude-range": "error", "volatility-range": "pass"},
-         fragments=("{run}/predictions.csv:20:3: column 'magnitude', row 18: several values where one is "
-                    "expected", "element = N")),
+         fragments=(("{run}/predictions.csv:20:3: column 'magnitude', row 18: several values where one is "
+                    "expected"), "element = N")),
     Case("8-abbreviated", 2, set_cell("predictions.csv", 21, "magnitude", "[0.1 0.2 ... 0.8 0.9]"),
          statuses={"magnitude-range": "error"},
          fragments=("{run}/predictions.csv:21:3: ",)),
     # 13. a history whose metric lists differ in length
     Case("13-history-lengths-differ", 2, history_json_lengths_differ,
          statuses=status_of(HISTORY_CHECKS, "error"),
-         fragments=("{run}/history.json: metrics have different numbers of epochs: most have 8, "
-                    "but 'val_direction_auc' has 6",)),
+         fragments=(("{run}/history.json: metrics have different numbers of epochs: most have 8, "
+                    "but 'val_direction_auc' has 6"),)),
     # 15. NaN or inf in predictions: counted, fail
     Case("15-nan-in-predictions", 1, set_cells("predictions.csv", "volatility", {7: "[nan]", 9: "NA", 11: ""}),
          statuses={"volatility-range": "fail", "volatility-not-saturated": "fail", "volatility-max": "fail",
@@ -353,8 +353,8 @@ def test_31_uncaught_exception_exits_3_with_one_line(tmp_path, capsys, monkeypat
     assert cli.main(argv) == 3
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "runverdict: internal error: ZeroDivisionError: division by zero inside a kind "
-        "(rerun with --debug for the traceback)"]
+        ("runverdict: internal error: ZeroDivisionError: division by zero inside a kind "
+        "(rerun with --debug for the traceback)")]
     assert report_path.read_text() == '{"verdict": "previous"}'
     assert cli.main(argv + ["--debug"]) == 3
     assert "Traceback (most recent call last)" in capsys.readouterr().err

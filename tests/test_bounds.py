@@ -119,8 +119,8 @@ def test_mask_of_empty_array_is_empty():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(ge=0.5, le=0.1), dict(gt=0.5, lt=0.1), dict(gt=0.1, le=0.1), dict(ge=0.1, lt=0.1),
-     dict(gt=0.1, lt=0.1), dict(ge=1, le=0)],
+    [{"ge": 0.5, "le": 0.1}, {"gt": 0.5, "lt": 0.1}, {"gt": 0.1, "le": 0.1}, {"ge": 0.1, "lt": 0.1},
+     {"gt": 0.1, "lt": 0.1}, {"ge": 1, "le": 0}],
 )
 def test_empty_interval_is_refused(kwargs):
     with pytest.raises(ValueError, match="no value can satisfy"):
@@ -132,8 +132,8 @@ def test_point_interval_is_allowed():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(gt=0.0, ge=0.0), "at most one lower bound"),
-    (dict(lt=1.0, le=1.0), "at most one upper bound"),
+    ({"gt": 0.0, "ge": 0.0}, "at most one lower bound"),
+    ({"lt": 1.0, "le": 1.0}, "at most one upper bound"),
 ])
 def test_both_lower_or_both_upper_keys_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):

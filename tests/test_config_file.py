@@ -6,8 +6,8 @@ import json
 import math
 
 import pytest
-
 from factory import healthy_config
+
 from validators.config_file import MISSING, lookup, read_config
 from validators.errors import ArtefactError
 

@@ -11,10 +11,10 @@ import os
 
 import numpy as np
 import pytest
+from factory import SPEC, healthy_history, make_run, saturated_run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factory import SPEC, healthy_history, make_run, saturated_run
 from validators.exitcodes import ExitCode
 from validators.gate import evaluate, prediction_columns
 from validators.registry import KINDS, load_builtin_kinds

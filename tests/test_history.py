@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
+from factory import healthy_history
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factory import healthy_history
 from validators.errors import ArtefactError
 from validators.history import read_history
 

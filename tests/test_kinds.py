@@ -9,9 +9,16 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from factory import (
+    bracket,
+    healthy_config,
+    healthy_history,
+    healthy_predictions,
+    make_run,
+    saturated_run,
+    write_returns,
+)
 
-from factory import (bracket, healthy_config, healthy_history, healthy_predictions, make_run, saturated_run,
-                     write_returns)
 from validators.gate import evaluate
 from validators.metrics import roc_auc
 from validators.registry import load_builtin_kinds

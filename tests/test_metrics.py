@@ -57,8 +57,11 @@ coarse = st.integers(0, 10).map(lambda i: i / 10)
 fine = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 
 
+any_score = st.one_of(coarse, fine)
+
+
 @st.composite
-def labelled(draw, score=st.one_of(coarse, fine)):
+def labelled(draw, score=any_score):
     n = draw(st.integers(2, 40))
     n_pos = draw(st.integers(1, n - 1))
     labels = draw(st.permutations([1] * n_pos + [0] * (n - n_pos)))

@@ -6,8 +6,8 @@ import hashlib
 import textwrap
 
 import pytest
-
 from factory import SPEC
+
 from validators.bounds import Bound
 from validators.errors import SpecError
 from validators.registry import load_builtin_kinds
