@@ -23,6 +23,9 @@ class GateReport:
     exit_code: ExitCode
     files: dict = field(default_factory=dict)  # artefact path -> sha256
     seconds: float = 0.0
+    run: Run | None = field(default=None, repr=False, compare=False)  # artefacts already read, for reports
+    baseline: object | None = None  # validators.baseline.Comparison when --baseline was given
+    advice: tuple = ()  # validators.advice.Advice triggered by the spec's [[advice]] rules
 
     def counts(self) -> dict:
         out = {PASS: 0, FAIL: 0, ERROR: 0}
@@ -76,7 +79,7 @@ def evaluate(spec: Spec, run_dir) -> GateReport:
         results.append(result)
     verdict, code = verdict_of(results)
     return GateReport(run_dir=os.fspath(run_dir), spec=spec, results=tuple(results), verdict=verdict,
-                      exit_code=code, files=dict(run.files), seconds=time.perf_counter() - started)
+                      exit_code=code, files=dict(run.files), seconds=time.perf_counter() - started, run=run)
 
 
 def _bound_text(kind, check) -> str:
