@@ -31,9 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="run a gate spec on a run directory",
                            description="Run every check of SPEC on RUN_DIR and print the verdict.")
-    check.add_argument("run_dir", metavar="RUN_DIR", help="the run directory (predictions.csv, history.csv, ...)")
+    check.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                       help="the run directory (predictions.csv, history.csv, ...); several for a sweep")
     check.add_argument("--spec", required=True, metavar="SPEC", help="gate spec (TOML), e.g. checks/run3.toml")
+    check.add_argument("--baseline", metavar="BASELINE_DIR",
+                       help="compare with this run: deltas, delta checks and the spec's advice")
     check.add_argument("--json", metavar="PATH", help="also write the JSON report to PATH (atomically)")
+    check.add_argument("--jobs", type=int, default=0, metavar="N",
+                       help="parallel processes for a sweep (default: one per core)")
     check.add_argument("--quiet", action="store_true", help="print only the summary line")
     check.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
@@ -78,26 +83,103 @@ def main(argv=None) -> int:
 def _check(args) -> int:
     import os
 
-    from .gate import evaluate
-    from .report_text import render, use_colour
     from .spec import load_spec
 
     spec = load_spec(args.spec)
-    if not os.path.isdir(args.run_dir):
-        raise UsageError(f"runverdict: run directory {args.run_dir!r} not found or not a directory")
-    report = evaluate(spec, args.run_dir)
+    if args.baseline is not None and not os.path.isdir(args.baseline):
+        raise UsageError(f"runverdict: baseline directory {args.baseline!r} not found or not a directory")
+    if len(args.run_dirs) > 1:
+        return _sweep(args, spec)
+    run_dir = args.run_dirs[0]
+    if not os.path.isdir(run_dir):
+        raise UsageError(f"runverdict: run directory {run_dir!r} not found or not a directory")
+    from .gate import evaluate
+    from .report_text import render, use_colour
+
+    report = evaluate(spec, run_dir, baseline_dir=args.baseline)
     text = render(report, colour=use_colour(sys.stdout))
     sys.stdout.write(text.splitlines()[-1] + "\n" if args.quiet else text)
-    code = int(report.exit_code)
-    if args.json:
-        from .report_json import write_json
+    return _write_reports(args, report, int(report.exit_code))
 
+
+def _write_reports(args, report, code) -> int:
+    """Write every report asked for; a report that cannot be written makes the exit 2."""
+    from . import report_json
+
+    writers = [("JSON", args.json, report_json.write_json)]
+    failed = False
+    for name, path, write in writers:
+        if not path:
+            continue
         try:
-            write_json(report, args.json)
+            write(report, path)
         except OSError as exc:
-            print(f"runverdict: cannot write the JSON report {args.json!r}: {exc.strerror or exc}; "
+            print(f"runverdict: cannot write the {name} report {path!r}: {exc.strerror or exc}; "
                   "the previous report, if any, is unchanged", file=sys.stderr)
-            return int(ExitCode.ERROR)
+            failed = True
+    return max(code, int(ExitCode.ERROR)) if failed and code < int(ExitCode.INTERNAL) else code
+
+
+_SEVERITY = {int(ExitCode.PASS): 0, int(ExitCode.FAIL): 1, int(ExitCode.ERROR): 2, int(ExitCode.INTERNAL): 3}
+
+
+def worst_exit(codes) -> int:
+    """The exit code of a sweep: internal error > error > fail > pass."""
+    return max(codes, key=lambda c: _SEVERITY.get(c, 3), default=int(ExitCode.ERROR))
+
+
+def _gate_one(spec, run_dir, baseline):
+    """Evaluate one run of a sweep in a worker process: (text, JSON-able report, exit code)."""
+    import os
+
+    from .report_json import report_dict
+    from .report_text import render
+
+    try:
+        if not os.path.isdir(run_dir):
+            return f"runverdict: run directory {run_dir!r} not found\n", None, int(ExitCode.ERROR)
+        from .gate import evaluate
+
+        report = evaluate(spec, run_dir, baseline_dir=baseline)
+        return render(report), report_dict(report), int(report.exit_code)
+    except Exception as exc:  # a bug in one run must not hide the others
+        return f"runverdict: internal error on {run_dir}: {type(exc).__name__}: {exc}\n", None, 3
+
+
+def _sweep(args, spec) -> int:
+    import json
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .atomic import write_atomic
+
+    jobs = args.jobs or min(len(args.run_dirs), os.cpu_count() or 1)
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            outcomes = list(pool.map(_gate_one, [spec] * len(args.run_dirs), args.run_dirs,
+                                     [args.baseline] * len(args.run_dirs)))
+    else:
+        outcomes = [_gate_one(spec, d, args.baseline) for d in args.run_dirs]
+    if not args.quiet:
+        for text, _, _ in outcomes:
+            sys.stdout.write(text + "\n")
+    ids = [c.id for c in spec.checks]
+    width = max(len(d) for d in args.run_dirs)
+    sys.stdout.write(f"{'RUN':<{width}}  VERDICT  " + "  ".join(ids) + "\n")
+    for run_dir, (_, data, code) in zip(args.run_dirs, outcomes):
+        statuses = {c["id"]: c["status"] for c in data["checks"]} if data else {}
+        verdict = data["verdict"] if data else "error"
+        cells = "  ".join(f"{statuses.get(i, '-'):<{len(i)}}" for i in ids)
+        sys.stdout.write(f"{run_dir:<{width}}  {verdict:<7}  {cells}\n")
+    code = worst_exit([c for _, _, c in outcomes])
+    sys.stdout.write(f"{len(outcomes)} runs; exit {code} (the worst of them)\n")
+    if args.json:
+        body = {"sweep": True, "exit_code": code, "runs": [d for _, d, _ in outcomes]}
+        try:
+            write_atomic(args.json, json.dumps(body, indent=2, allow_nan=False) + "\n")
+        except OSError as exc:
+            print(f"runverdict: cannot write the report {args.json!r}: {exc.strerror or exc}", file=sys.stderr)
+            return worst_exit([code, int(ExitCode.ERROR)])
     return code
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import ArtefactError
 from .exitcodes import ExitCode
@@ -47,13 +47,46 @@ def prediction_columns(spec: Spec) -> list[str]:
     return list(dict.fromkeys(columns))
 
 
-def evaluate(spec: Spec, run_dir) -> GateReport:
-    """Run every check (each runs even when others fail) and decide the verdict."""
-    kinds = load_builtin_kinds()
+def evaluate(spec: Spec, run_dir, baseline_dir=None) -> GateReport:
+    """Run every check (each runs even when others fail), decide the verdict, give advice.
+
+    With ``baseline_dir``, the spec's checks (all but ``delta``) also run on the baseline,
+    every history metric and observed value is compared, and ``delta`` checks and advice
+    conditions see the baseline's history.
+    """
     started = time.perf_counter()
     run = Run(run_dir, spec.artefacts, prediction_columns(spec), spec.trials)
+    run.allow_first_run = spec.allow_first_run
+    baseline_report = None
+    if baseline_dir is not None:
+        base_run = Run(baseline_dir, spec.artefacts, prediction_columns(spec), spec.trials)
+        base_results = _run_checks([c for c in spec.checks if c.kind != "delta"], base_run)
+        verdict, code = verdict_of(base_results)
+        baseline_report = GateReport(os.fspath(baseline_dir), spec, tuple(base_results), verdict, code,
+                                     dict(base_run.files), run=base_run)
+        run.baseline = base_run
+    results = _run_checks(spec.checks, run)
+    verdict, code = verdict_of(results)
+    report = GateReport(run_dir=os.fspath(run_dir), spec=spec, results=tuple(results), verdict=verdict,
+                        exit_code=code, files=dict(run.files), run=run)
+    comparison = None
+    if baseline_report is not None:
+        from .baseline import compare
+
+        comparison = compare(report, baseline_report)
+    advice = ()
+    if spec.advice:
+        from .advice import evaluate_rules
+
+        advice = evaluate_rules(spec.advice, results, verdict, run)
+    return replace(report, baseline=comparison, advice=advice, files=dict(run.files),
+                   seconds=time.perf_counter() - started)
+
+
+def _run_checks(checks, run) -> list[CheckResult]:
+    kinds = load_builtin_kinds()
     results = []
-    for check in spec.checks:
+    for check in checks:
         kind = kinds[check.kind]
         bound_text = _bound_text(kind, check)
         try:
@@ -77,9 +110,7 @@ def evaluate(spec: Spec, run_dir) -> GateReport:
             result = CheckResult(check.id, check.kind, check.severity, ERROR, None, bound_text, str(exc),
                                  evidence, check.description)
         results.append(result)
-    verdict, code = verdict_of(results)
-    return GateReport(run_dir=os.fspath(run_dir), spec=spec, results=tuple(results), verdict=verdict,
-                      exit_code=code, files=dict(run.files), seconds=time.perf_counter() - started, run=run)
+    return results
 
 
 def _bound_text(kind, check) -> str:

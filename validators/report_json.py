@@ -65,7 +65,22 @@ def report_dict(report) -> dict:
         "spec": {"path": os.path.abspath(report.spec.path), "name": report.spec.name,
                  "sha256": report.spec.sha256},
         "checks": [result_dict(r) for r in report.results],
+        "advice": [{"id": a.id, "recommend": a.recommend, "reason": a.reason, "facts": list(a.facts)}
+                   for a in report.advice],
+        "baseline": baseline_dict(report.baseline),
         "seconds": report.seconds,
+    }
+
+
+def baseline_dict(comparison):
+    if comparison is None:
+        return None
+    return {
+        "path": os.path.abspath(comparison.baseline_dir),
+        "verdict": comparison.baseline_verdict,
+        "deltas": [plain({"name": d.name, "source": d.source, "candidate": d.candidate, "baseline": d.baseline,
+                          "delta": d.delta, "relative": d.relative, "better": d.better, "change": d.change})
+                   for d in comparison.rows],
     }
 
 

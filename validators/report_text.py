@@ -47,6 +47,14 @@ def render(report, colour: bool = False) -> str:
         lines.append(f"{paint(f'{label:<{w_status}}', key)}  {check_id:<{w_id}}  {observed:<{w_obs}}  {bound}")
         if status != PASS:
             lines.append(f"{'':<{w_status}}    {message}")
+    if report.baseline is not None:
+        lines.extend(_baseline_lines(report.baseline))
+    if report.advice:
+        lines.append("Advice:")
+        for advice in report.advice:
+            lines.append(f"  - {advice.recommend}" + (f" ({advice.reason})" if advice.reason else ""))
+            for fact in advice.facts:
+                lines.append(f"      because {fact}")
     counts = report.counts()
     nice_bad = sum(1 for r in report.results if r.severity != MUST and r.status != PASS)
     summary = f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[ERROR]} error" + (
@@ -56,3 +64,14 @@ def render(report, colour: bool = False) -> str:
     verdict = report.verdict.upper()
     lines.append(f"{summary}. Verdict: {paint(verdict, report.verdict)} (exit {int(report.exit_code)})")
     return "\n".join(lines) + "\n"
+
+
+def _baseline_lines(comparison) -> list[str]:
+    rows = [d for d in comparison.rows if d.change != "not compared" or d.source == "check"]
+    lines = [f"Compared with baseline {comparison.baseline_dir} (its verdict: {comparison.baseline_verdict}):"]
+    width = max([4] + [len(d.name) for d in rows])
+    for d in rows:
+        delta = "-" if d.delta is None else f"{d.delta:+}"
+        lines.append(f"  {d.source:<7}  {d.name:<{width}}  {format_observed(d.candidate)} vs "
+                     f"{format_observed(d.baseline)}  delta {delta}  {d.change}")
+    return lines

@@ -21,7 +21,8 @@ from .registry import load_builtin_kinds, type_error
 from .result import SEVERITIES
 
 ARTEFACTS = ("predictions", "history", "config", "returns", "model", "tensorboard")
-TOP_LEVEL_KEYS = ("name", "description", "artefacts", "trials", "check")
+TOP_LEVEL_KEYS = ("name", "description", "artefacts", "trials", "baseline", "check", "advice")
+BASELINE_KEYS = ("allow_first_run",)
 TRIALS_KEYS = ("probability_column", "return_column", "thresholds", "cost")
 COMMON_KEYS = ("id", "kind", "severity", "description")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -47,6 +48,8 @@ class Spec:
     checks: tuple[CheckSpec, ...]
     description: str = ""
     trials: dict | None = None  # build returns from predictions: see _parse_trials
+    allow_first_run: bool = False  # [baseline] allow_first_run: delta checks pass uncompared without a baseline
+    advice: tuple = ()  # validators.advice.Rule, from [[advice]] tables
     raw: dict = field(default_factory=dict, repr=False)
 
 
@@ -121,8 +124,23 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
     seen_ids: dict[str, int | None] = {}
     for index, table in enumerate(checks_raw):
         checks.append(_parse_check(table, index, kinds, path, locator, seen_ids))
+    baseline = raw.get("baseline", {})
+    if not isinstance(baseline, dict):
+        raise SpecError(path, "'baseline' must be a table such as [baseline]", line=locator.top_key("baseline"))
+    for key, value in baseline.items():
+        line = locator.key_in_table("baseline", key)
+        if key not in BASELINE_KEYS:
+            raise SpecError(path, f"unknown key {key!r} in [baseline]", line=line, column=1,
+                            hint=_suggest(key, BASELINE_KEYS) or f"known keys: {', '.join(BASELINE_KEYS)}")
+        if not isinstance(value, bool):
+            raise SpecError(path, f"[baseline] {key} must be true or false, got {value!r}", line=line, column=1)
+
+    from .advice import parse_rules
+
+    advice = parse_rules(raw.get("advice"), path, locator, {c.id for c in checks})
     return Spec(path=path, sha256=sha256, name=name, artefacts=dict(artefacts), checks=tuple(checks),
-                description=description, trials=trials, raw=raw)
+                description=description, trials=trials, allow_first_run=baseline.get("allow_first_run", False),
+                advice=advice, raw=raw)
 
 
 def _parse_trials(table, path, locator):
@@ -300,6 +318,11 @@ class _Locator:
             if m and m.group(1) == table:
                 return self._key_line(key, i + 1, self._section_end(i + 1))
         return None
+
+    def table_header(self, name, index):
+        pattern = re.compile(rf"^\s*\[\[\s*{re.escape(name)}\s*\]\]")
+        lines = [i + 1 for i, line in enumerate(self.lines) if pattern.match(line)]
+        return lines[index] if index < len(lines) else None
 
     def check_header(self, index):
         return self.check_lines[index] if index < len(self.check_lines) else None

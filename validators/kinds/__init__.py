@@ -1,3 +1,3 @@
 """The built-in check kinds; importing this package registers them."""
 
-from . import auc, backtest, config, history, model, predictions  # noqa: F401
+from . import auc, backtest, config, delta, history, model, predictions  # noqa: F401
