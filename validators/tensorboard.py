@@ -55,11 +55,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from validators.errors import ArtefactError
 from validators.tfrecord import iter_records
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "EPOCH_PREFIX",
@@ -563,7 +567,7 @@ def _describe(steps) -> str:
     return ", ".join(map(str, steps))
 
 
-def read_tensorboard_history(log_dir):
+def read_tensorboard_history(log_dir) -> pd.DataFrame:
     """Read the epoch history a Keras ``TensorBoard`` callback wrote under ``log_dir``.
 
     ``log_dir`` is the callback's ``log_dir``: it must hold ``train/`` (with at least one event
