@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -63,13 +64,63 @@ def healthy_config() -> dict:
     }
 
 
-def make_run(root, predictions=None, history=None, config=None) -> Path:
+def make_run(root, predictions=None, history=None, config=None, returns=None, heads=None) -> Path:
+    """A run directory with every artefact checks/run3.toml reads; each part replaceable."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     (healthy_predictions() if predictions is None else predictions).to_csv(root / "predictions.csv", index=False)
     (healthy_history() if history is None else history).to_csv(root / "history.csv", index=False)
     (root / "config.json").write_text(json.dumps(healthy_config() if config is None else config, indent=2))
+    write_returns(root, returns)
+    write_model(root / "model.keras", heads)
     return root
+
+
+# --- .keras archives written as data: a zip with config.json, the layout Keras 3 saves ---
+
+def make_zip(path: Path, members: dict) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def dense(name, units=1, activation="relu", init="HeNormal", inbound=None, **extra):
+    return {
+        "module": "keras.layers",
+        "class_name": "Dense",
+        "config": {
+            "name": name,
+            "units": units,
+            "activation": activation,
+            "kernel_initializer": {"module": "keras.initializers", "class_name": init, "config": {}},
+        },
+        "name": name,
+        "build_config": {"input_shape": [None, 8]},
+        "inbound_nodes": inbound or [],
+        **extra,
+    }
+
+
+def functional(layers, outputs):
+    return {"module": "keras.src.models.functional", "class_name": "Functional",
+            "config": {"name": "m", "layers": layers, "output_layers": outputs}}
+
+
+def keras_file(path, config) -> Path:
+    return make_zip(Path(path), {"metadata.json": '{"keras_version": "3.15.1"}', "config.json": json.dumps(config)})
+
+
+HEALTHY_HEADS = {"direction": ("sigmoid", "GlorotUniform"), "volatility": ("relu", "HeNormal"),
+                 "magnitude": ("relu", "HeNormal")}
+
+
+def write_model(path, heads=None) -> Path:
+    """The plan's three heads on a ``fusion`` layer; ``heads`` maps name -> (activation, initializer)."""
+    heads = HEALTHY_HEADS if heads is None else heads
+    layers = [dense("fusion", units=8, activation="relu", init="GlorotUniform")]
+    layers += [dense(name, activation=act, init=init) for name, (act, init) in heads.items()]
+    return keras_file(path, functional(layers, [[name, 0, 0] for name in heads]))
 
 
 def saturated_run(root) -> Path:

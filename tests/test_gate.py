@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -116,7 +117,9 @@ def test_each_check_needing_a_broken_artefact_reports_the_same_error(tmp_path):
     (run_dir / "predictions.csv").write_bytes(b"")
     report = evaluate(load_spec(SPEC), run_dir)
     errors = [r for r in report.results if r.status == "error"]
-    assert {r.kind for r in errors} == {"saturation", "statistic", "range", "auc"}
+    assert {r.kind for r in errors} == {r.kind for r in report.results
+                                        if "predictions" in load_builtin_kinds()[r.kind].artefacts}
+    assert {r.kind for r in errors} >= {"saturation", "statistic", "range", "auc"}
     assert len({r.message for r in errors}) == 1 and "file is empty (0 bytes)" in errors[0].message
 
 
@@ -207,9 +210,10 @@ def test_json_report_fields_and_hashes(tmp_path):
     assert data["spec"]["sha256"] == hashlib.sha256(SPEC.read_bytes()).hexdigest()
     assert data["run"]["path"] == os.path.abspath(run_dir)
     hashes = {os.path.basename(a["path"]): a["sha256"] for a in data["run"]["artefacts"]}
-    assert set(hashes) == {"predictions.csv", "history.csv", "config.json"}
+    assert set(hashes) >= {"predictions.csv", "history.csv", "config.json"}  # every artefact read
     for name, digest in hashes.items():
-        assert digest == hashlib.sha256((run_dir / name).read_bytes()).hexdigest()
+        if (run_dir / name).is_file():
+            assert digest == hashlib.sha256((run_dir / name).read_bytes()).hexdigest()
     for check in data["checks"]:
         assert {"id", "kind", "severity", "status", "observed", "bound", "message", "evidence"} <= set(check)
         assert check["status"] in ("pass", "fail", "error")
@@ -282,8 +286,9 @@ def test_text_report_table_and_summary(tmp_path):
     report = evaluate(load_spec(SPEC), saturated_run(tmp_path / "run2"))
     text = render(report, colour=False)
     assert "\x1b[" not in text
-    assert text.splitlines()[-1].startswith("11 passed, 3 failed, 0 errors. Verdict: FAIL (exit 1)")
-    assert "FAIL    volatility-not-saturated  1.0" in text
+    n = len(report.results)
+    assert text.splitlines()[-1].startswith(f"{n - 3} passed, 3 failed, 0 errors. Verdict: FAIL (exit 1)")
+    assert re.search(r"^FAIL +volatility-not-saturated +1\.0 +observed <= 0\.0$", text, re.MULTILINE)
     report = evaluate(load_spec(SPEC), run_dir)
     text = render(report, colour=False)
     assert "FAIL*" in text and "nice-to-have, marked *, do not change the verdict" in text

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from factory import dense, functional, keras_file, make_zip
 from validators import keras_archive as ka
 from validators.errors import ArtefactError
 from validators.keras_archive import (
@@ -182,37 +183,8 @@ def test_a_flipped_byte_is_an_error_or_changes_nothing(saved, tmp_path, pos, fli
 # --------------------------------------------------------------------------- hand-made archives
 
 
-def make_zip(path: Path, members: dict[str, bytes | str]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
-
-
-def dense(name, units=1, activation="relu", init="HeNormal", inbound=None, **extra):
-    return {
-        "module": "keras.layers",
-        "class_name": "Dense",
-        "config": {
-            "name": name,
-            "units": units,
-            "activation": activation,
-            "kernel_initializer": {"module": "keras.initializers", "class_name": init, "config": {}},
-        },
-        "name": name,
-        "build_config": {"input_shape": [None, 8]},
-        "inbound_nodes": inbound or [],
-        **extra,
-    }
-
-
-def functional(layers, outputs):
-    return {"module": "keras.src.models.functional", "class_name": "Functional",
-            "config": {"name": "m", "layers": layers, "output_layers": outputs}}
-
-
 def write_model(tmp_path, config, name="m.keras") -> Path:
-    return make_zip(tmp_path / name, {"metadata.json": '{"keras_version": "3.15.1"}', "config.json": json.dumps(config)})
+    return keras_file(tmp_path / name, config)
 
 
 def test_output_layer_forms(tmp_path):
