@@ -19,6 +19,8 @@ never pass a broken one::
   metrics in sorted order).
 * ``returns_matrices``: strategy returns, one column per trial, one row per period.
 * ``specs``: the TOML text of gate specs.
+* ``PLAN_SPEC``: the plan's checks on predictions, history and config, which every run drawn
+  with ``healthy=True`` passes.
 
 Every strategy takes ``broken=True`` for one deliberate defect per example (``defects=``
 narrows which, from the ``*_DEFECTS`` tuples), recorded so a test can say what it expected: ``frame.attrs["defect"]`` for frames (a dict with ``defect``,
@@ -64,6 +66,131 @@ SPEC_DEFECTS = ("syntax", "unknown_kind", "unknown_key", "missing_severity", "ba
                 "nan_bound", "inf_bound", "empty_bound", "no_bound", "no_checks", "wrong_type")
 
 
+# The Run #3 plan's checks on predictions, history and config (those of checks/run3.toml that
+# need no model file and no returns): every run drawn with healthy=True passes them.
+PLAN_SPEC = """\
+name = "Run #3 plan: predictions, history and config"
+
+[[check]]
+id = "volatility-not-saturated"
+kind = "saturation"
+severity = "must"
+column = "volatility"
+level = 0.999
+side = "above"
+le = 0.0
+
+[[check]]
+id = "volatility-max"
+kind = "statistic"
+severity = "must"
+column = "volatility"
+stat = "max"
+lt = 0.15
+
+[[check]]
+id = "magnitude-mean"
+kind = "statistic"
+severity = "must"
+column = "magnitude"
+stat = "mean"
+gt = 0.0
+le = 0.10
+
+[[check]]
+id = "magnitude-max"
+kind = "statistic"
+severity = "must"
+column = "magnitude"
+stat = "max"
+lt = 0.50
+
+[[check]]
+id = "volatility-range"
+description = "Plan, Must Have: Volatility predictions in range [0, 0.15]"
+kind = "range"
+severity = "must"
+column = "volatility"
+ge = 0.0
+le = 0.15
+
+[[check]]
+id = "magnitude-range"
+kind = "range"
+severity = "must"
+column = "magnitude"
+ge = 0.0
+le = 0.50
+
+[[check]]
+id = "volatility-loss"
+kind = "history"
+severity = "must"
+metric = "volatility_loss"
+epoch = "last"
+lt = 0.01
+
+[[check]]
+id = "magnitude-loss"
+kind = "history"
+severity = "must"
+metric = "magnitude_loss"
+epoch = "last"
+lt = 0.05
+
+[[check]]
+id = "direction-auc"
+kind = "history"
+severity = "must"
+metric = "val_direction_auc"
+epoch = "best"
+monitor = "val_direction_auc"
+mode = "max"
+ge = 0.65
+
+[[check]]
+id = "direction-auc-exact"
+kind = "auc"
+severity = "must"
+column = "direction"
+label_column = "y_direction"
+history_metric = "val_direction_auc"
+ge = 0.65
+
+[[check]]
+id = "direction-auc-improved"
+description = "Plan, Nice to Have: val_direction_auc > 0.66"
+kind = "history"
+severity = "nice"
+metric = "val_direction_auc"
+epoch = "best"
+monitor = "val_direction_auc"
+mode = "max"
+gt = 0.66
+
+[[check]]
+id = "loss-weights"
+kind = "config"
+severity = "must"
+key = "loss_weights"
+equals = { direction = 1.0, volatility = 0.3, magnitude = 0.3 }
+
+[[check]]
+id = "volatility-activation"
+kind = "config"
+severity = "must"
+key = "heads.volatility.activation"
+equals = "relu"
+
+[[check]]
+id = "magnitude-activation"
+kind = "config"
+severity = "must"
+key = "heads.magnitude.activation"
+equals = "relu"
+"""
+
+
 # -- cells ---------------------------------------------------------------------------------
 def cell_text(value: float, style: str) -> str:
     """``value`` as a predictions cell: ``"array32"`` (``[0.0123]``, what pandas writes for a
@@ -92,8 +219,8 @@ def predictions_frames(draw, *, min_rows=1, max_rows=40, healthy=False, broken=F
     """A predictions frame of text cells; ``attrs["expected"]`` maps each column to its values.
 
     ``healthy=True``: the plan's success criteria hold (volatility in [0, 0.14], magnitude in
-    [0, 0.09], direction separating the two label classes, both present), so
-    ``checks/run3.toml`` passes. ``broken=True``: one defect in one of the columns the plan's
+    [0.001, 0.09], direction separating the two label classes, both present), so
+    ``PLAN_SPEC`` passes. ``broken=True``: one defect in one of the columns the plan's
     gate reads (see ``PREDICTION_DEFECTS``), described by ``attrs["defect"]``.
     """
     n = draw(st.integers(max(min_rows, 2 if healthy else 1), max(max_rows, min_rows)))
@@ -165,7 +292,9 @@ def write_csv(frame: pd.DataFrame, path) -> None:
 class BrokenHistory(dict):
     """A ``History.history`` dict with one deliberate defect, described by ``.defect``."""
 
-    defect: dict = {}
+    def __init__(self, history=(), defect=None):
+        super().__init__(history)
+        self.defect = dict(defect or {})
 
 
 def _metric_values(draw, name, epochs, healthy):

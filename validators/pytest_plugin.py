@@ -1,0 +1,518 @@
+"""pytest plugin: gate specs collected as tests, and fixtures for users' own checks.
+
+``pytest checks/run3.toml --run-dir RUN_DIR [--baseline BASELINE_DIR]`` collects each
+``[[check]]`` of the spec as one test item named by its id. The spec is evaluated once per
+spec file (in the file's setup, so with pytest-xdist once per worker) and each item reports
+its own result:
+
+* ``pass``: the item passes;
+* ``fail`` of a ``must`` check: a failure showing observed vs bound, the message and the
+  evidence (first offending rows), with no Python traceback;
+* ``error`` of a ``must`` check (an artefact missing, unreadable or malformed): a pytest
+  *error*, raised in the item's setup as pytest reports every setup exception;
+* a ``nice`` check that does not pass: *xfailed*, the reason showing observed vs bound, so it
+  never fails the session, as it never changes the CLI's verdict. ``--runxfail`` turns these
+  into real failures (a strict run).
+
+A spec is collected when it is named on the command line, or, when ``--run-dir`` is given,
+when a ``.toml`` file found while collecting has ``[[check]]`` tables; other TOML files such
+as ``pyproject.toml`` are never touched.
+
+Fixtures for users' own checks: ``run`` and ``baseline_run`` (``LoadedRun``: predictions,
+history, config and returns as pandas objects), and ``assert_within`` (also importable from
+here) failing with the same message as a built-in check.
+
+Importing this module imports neither pandas nor TensorFlow (nor numpy): the gate is
+imported only when a spec is collected or a fixture is used.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .errors import ArtefactError, GateError, SpecError
+
+_SPEC_TABLE = re.compile(rb"^[ \t]*\[\[[ \t]*check[ \t]*\]\]", re.MULTILINE)
+_MAX_SNIFF_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Dirs:
+    run_dir: Path | None
+    baseline: Path | None
+
+
+_DIRS = pytest.StashKey[_Dirs]()
+
+
+# -- options -------------------------------------------------------------------------------
+def pytest_addoption(parser):
+    group = parser.getgroup("runverdict", "runverdict: gate specs (TOML) collected as tests")
+    group.addoption("--run-dir", metavar="RUN_DIR", default=None,
+                    help="training run directory the collected gate specs judge, and the 'run' fixture loads")
+    group.addoption("--baseline", metavar="BASELINE_DIR", default=None,
+                    help="baseline run directory, loaded by the 'baseline_run' fixture")
+
+
+def pytest_configure(config):
+    config.stash[_DIRS] = _Dirs(run_dir=_directory(config, "run_dir", "--run-dir"),
+                                baseline=_directory(config, "baseline", "--baseline"))
+
+
+def _directory(config, dest, flag) -> Path | None:
+    value = config.getoption(dest, None)
+    if value is None:
+        return None
+    path = Path(config.invocation_params.dir, value).resolve()
+    if not path.is_dir():
+        raise pytest.UsageError(f"runverdict: {flag} {value!r}: not found or not a directory")
+    return path
+
+
+def pytest_report_header(config):
+    dirs = config.stash.get(_DIRS, None)
+    if dirs is None or (dirs.run_dir is None and dirs.baseline is None):
+        return None
+    line = f"runverdict: run dir {dirs.run_dir}" if dirs.run_dir else "runverdict: no run dir"
+    return line + (f", baseline {dirs.baseline}" if dirs.baseline else "")
+
+
+# -- collection ----------------------------------------------------------------------------
+def pytest_collect_file(file_path, parent):
+    """A spec is a ``.toml`` file with ``[[check]]`` tables, named on the command line or
+    found while collecting with ``--run-dir``; a ``.toml`` file named on the command line
+    together with ``--run-dir`` is taken as a spec whatever it holds (its errors then say why
+    it is not one). Anything else, ``pyproject.toml`` included, is left alone."""
+    if file_path.suffix != ".toml":
+        return None
+    run_dir = parent.config.stash[_DIRS].run_dir
+    named = parent.session.isinitpath(file_path)
+    if (named and run_dir is not None) or ((named or run_dir is not None) and _looks_like_spec(file_path)):
+        return SpecFile.from_parent(parent, path=file_path)
+    return None
+
+
+def _looks_like_spec(path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return _SPEC_TABLE.search(handle.read(_MAX_SNIFF_BYTES)) is not None
+    except OSError:
+        return False
+
+
+class SpecFile(pytest.File):
+    """A gate spec: one item per check, the whole spec evaluated once in ``setup``."""
+
+    spec = None
+    report = None
+
+    def collect(self):
+        run_dir = self.config.stash[_DIRS].run_dir
+        if run_dir is None:
+            shown = self._shown_path()
+            raise self.CollectError(
+                f"runverdict: {shown} needs --run-dir RUN_DIR, the training run to judge: "
+                f"pytest {shown} --run-dir RUN_DIR [--baseline BASELINE_DIR]")
+        from .spec import load_spec
+
+        try:
+            self.spec = load_spec(self.path)
+        except SpecError as exc:
+            raise self.CollectError(f"runverdict: invalid spec: {exc}") from None
+        for check in self.spec.checks:
+            item = CheckItem.from_parent(self, name=check.id, check=check)
+            item.extra_keyword_matches.update((check.kind, check.severity))  # -k must, -k saturation
+            yield item
+
+    def _shown_path(self) -> str:
+        try:
+            return os.path.relpath(self.path, self.config.invocation_params.dir)
+        except ValueError:  # another drive on Windows
+            return os.fspath(self.path)
+
+    def setup(self):
+        """Evaluate the whole spec once, as ``runverdict check`` does; items report from it."""
+        import inspect
+
+        from .gate import evaluate
+
+        dirs = self.config.stash[_DIRS]
+        kwargs = {}
+        if dirs.baseline is not None and "baseline_dir" in inspect.signature(evaluate).parameters:
+            kwargs["baseline_dir"] = dirs.baseline  # a gate that compares with a baseline gets it
+        try:
+            self.report = evaluate(self.spec, dirs.run_dir, **kwargs)
+        except GateError as exc:  # every item of this file errors, pytest caching the exception
+            pytest.fail(f"runverdict: {exc}", pytrace=False)
+
+
+class CheckFailed(AssertionError):
+    """A must check failed; ``CheckItem.repr_failure`` shows its result."""
+
+
+class CheckItem(pytest.Item):
+    """One check of a spec, reporting its result from the file's evaluation."""
+
+    def __init__(self, *, check, **kwargs):
+        super().__init__(**kwargs)
+        self.check = check
+        self.result = None
+
+    def setup(self):
+        from .result import ERROR, MUST
+
+        result = next((r for r in self.parent.report.results if r.id == self.check.id), None)
+        if result is None:  # pragma: no cover - the gate judges every check of the spec
+            pytest.fail(f"runverdict: the gate returned no result for check {self.check.id!r}", pytrace=False)
+        self.result = result
+        self.user_properties.extend([
+            ("kind", result.kind), ("severity", result.severity), ("status", result.status),
+            ("observed", _shown(result.observed)), ("bound", result.bound),
+        ])
+        if result.status == ERROR and result.severity == MUST:
+            pytest.fail(format_result(result), pytrace=False)
+
+    def runtest(self):
+        from .result import MUST, PASS
+
+        result = self.result
+        if result.status == PASS:
+            return
+        if result.severity != MUST:
+            raise pytest.xfail.Exception(
+                f"nice check {result.status}: observed {_shown(result.observed)}, bound {result.bound or '-'}: "
+                f"{result.message}")
+        raise CheckFailed(result.message)
+
+    def repr_failure(self, excinfo):
+        if self.result is not None and isinstance(excinfo.value, (CheckFailed, pytest.xfail.Exception)):
+            return format_result(self.result)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        line = self.check.line - 1 if self.check.line else None
+        return self.path, line, f"{self.check.id} ({self.check.kind}, {self.check.severity})"
+
+
+# -- the gate's verdict, next to pytest's summary ------------------------------------------
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Per spec file, the gate's counts and verdict, and each check that did not pass.
+
+    Built from the ``runverdict_check`` attribute ``pytest_runtest_makereport`` puts on each
+    check's setup report, which pytest-xdist carries from the workers: ``-n`` prints the same.
+    """
+    from .result import CheckResult, verdict_of
+
+    by_file: dict[str, dict] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            check = getattr(report, "runverdict_check", None)
+            if not isinstance(check, dict):
+                continue
+            spec_file = report.nodeid.split("::", 1)[0]
+            line = report.location[1] if report.location[1] is not None else -1
+            by_file.setdefault(spec_file, {})[(line, check["id"])] = CheckResult(
+                check["id"], check["kind"], check["severity"], check["status"], check["observed"], check["bound"], "")
+    if not by_file:
+        return
+    run_dir = config.stash[_DIRS].run_dir
+    terminalreporter.ensure_newline()
+    terminalreporter.section("runverdict")
+    for spec_file, results in sorted(by_file.items()):
+        results = [results[key] for key in sorted(results)]  # spec order, as the workers finish in any
+        verdict, code = verdict_of(results)
+        counts = {s: sum(1 for r in results if r.status == s) for s in ("pass", "fail", "error")}
+        nice = sum(1 for r in results if r.severity != "must" and r.status != "pass")
+        line = (f"{spec_file} on {run_dir}: {counts['pass']} passed, {counts['fail']} failed, "
+                f"{counts['error']} error{'s' if counts['error'] != 1 else ''}")
+        if nice:
+            line += f" ({nice} nice-to-have, xfailed, do not change the verdict)"
+        terminalreporter.write_line(f"{line}. Verdict: {verdict.upper()} (runverdict exit {int(code)})")
+        for r in results:
+            if r.status != "pass":
+                mark = "*" if r.severity != "must" else ""
+                terminalreporter.write_line(
+                    f"  {r.status.upper() + mark:<6} {r.id}: observed {r.observed}, bound {r.bound or '-'}")
+
+
+# -- reports: the check's result for the summary; artefact errors in users' own checks -------
+class RunArtefactError(ArtefactError):
+    """An artefact a test asked the ``run``/``baseline_run`` fixture for is unusable.
+
+    Reported as a pytest error with the gate's message, without a traceback.
+    """
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if isinstance(item, CheckItem) and call.when == "setup" and item.result is not None:
+        r = item.result
+        report.runverdict_check = {"id": r.id, "kind": r.kind, "severity": r.severity, "status": r.status,
+                                   "observed": _shown(r.observed), "bound": r.bound}
+    if call.excinfo is not None and isinstance(call.excinfo.value, RunArtefactError):
+        report.longrepr = f"runverdict: artefact error: {call.excinfo.value}"
+        if call.when == "call":  # in setup (a user's fixture) pytest already calls it an error
+            report.runverdict_artefact_error = True
+    return report
+
+
+def pytest_report_teststatus(report, config):
+    if getattr(report, "runverdict_artefact_error", False) and report.failed:
+        return "error", "E", "ERROR"
+    return None
+
+
+# -- formatting: one format for built-in checks and assert_within ---------------------------
+def _shown(value) -> str:
+    if value is None:
+        return "-"
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (ValueError, TypeError):
+            pass
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def format_result(result) -> str:
+    """The failure text of a check result: status, observed vs bound, message, evidence."""
+    if result.status == "error":  # nothing observed: the first line (pytest's summary line) says why
+        lines = [f"error: {result.message}"]
+    else:
+        lines = [f"observed {_shown(result.observed)}, bound {result.bound or '-'}",
+                 f"message: {result.message}"]
+    lines.append(f"check: {result.id} ({result.kind}, {result.severity}, {result.status})")
+    if result.description:
+        lines.append(f"description: {result.description}")
+    if result.evidence:
+        lines.append("evidence:")
+        lines.extend(_evidence_lines(result.evidence, "  "))
+    return "\n".join(lines)
+
+
+def _evidence_lines(evidence, indent) -> list[str]:
+    lines = []
+    for key, value in evidence.items():
+        if isinstance(value, dict):
+            lines.append(f"{indent}{key}:")
+            lines.extend(_evidence_lines(value, indent + "  "))
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
+            lines.append(f"{indent}{key}:")
+            for row in value:
+                lines.append(f"{indent}  {_row_text(row)}")
+        else:
+            lines.append(f"{indent}{key}: {value if isinstance(value, str) else _shown(value)}")
+    return lines
+
+
+def _row_text(row: dict) -> str:
+    if "row" in row and "value" in row:
+        where = f"row {row['row']}" + (f" (line {row['line']})" if row.get("line") is not None else "")
+        rest = {k: v for k, v in row.items() if k not in ("row", "line", "value")}
+        extra = "".join(f", {k} {_shown(v)}" for k, v in rest.items())
+        return f"{where}: {_shown(row['value'])}{extra}"
+    return ", ".join(f"{k} {_shown(v)}" for k, v in row.items())
+
+
+# -- assert_within ---------------------------------------------------------------------------
+def assert_within(observed, bound=None, /, *, what="observed", message=None, evidence=None, **limits):
+    """Fail the test unless ``observed`` is within the bound, with the gate's failure message.
+
+    ``bound`` is a ``validators.bounds.Bound``, a mapping such as ``{"ge": 0, "le": 0.15}``,
+    or given as keywords ``gt``/``ge``/``lt``/``le``. ``observed`` is a number, or an
+    array-like (list, numpy array, pandas Series) whose every value must be within (then the
+    evidence lists the first rows outside). NaN, inf, None and an empty array never pass.
+    Returns ``observed``.
+
+    >>> assert_within(0.004, lt=0.01, what="volatility_loss")
+    0.004
+    """
+    from .bounds import BOUND_KEYS, Bound
+    from .result import FAIL, MUST, CheckResult
+
+    unknown = sorted(set(limits) - set(BOUND_KEYS))
+    if unknown:
+        raise TypeError(f"assert_within: unknown keyword {unknown[0]!r}; a bound takes gt, ge, lt, le")
+    if bound is not None and limits:
+        raise TypeError("assert_within: give the bound or gt/ge/lt/le keywords, not both")
+    if bound is None:
+        bound = Bound.from_mapping(limits)
+    elif not isinstance(bound, Bound):
+        if not hasattr(bound, "keys"):
+            raise TypeError(f"assert_within: bound must be a Bound or a mapping of gt/ge/lt/le, got {bound!r}")
+        unknown = sorted(set(bound) - set(BOUND_KEYS))
+        if unknown:
+            raise TypeError(f"assert_within: unknown bound key {unknown[0]!r}; a bound takes gt, ge, lt, le")
+        bound = Bound.from_mapping(bound)
+    if bound.is_empty:
+        raise TypeError("assert_within needs a bound: gt/ge and/or lt/le")
+
+    details = dict(evidence or {})
+    if _is_array_like(observed):
+        passed, shown, auto_message, more = _judge_values(observed, bound, what)
+        bound_text = bound.describe("value")
+    else:
+        passed = bound.contains(observed)
+        shown, more = observed, {}
+        bound_text = bound.describe(what)
+        auto_message = f"{what} = {_shown(observed)}"
+        if isinstance(observed, float) and math.isnan(observed):
+            auto_message += " (NaN is never within a bound)"
+    if passed:
+        return observed
+    details.update(more)
+    result = CheckResult(id=what, kind="assert_within", severity=MUST, status=FAIL, observed=shown,
+                         bound=bound_text, message=message or auto_message, evidence=details)
+    pytest.fail(format_result(result), pytrace=False)
+
+
+def _is_array_like(value) -> bool:
+    if isinstance(value, (str, bytes, dict)) or value is None:
+        return False
+    if hasattr(value, "ndim"):
+        return value.ndim > 0
+    return isinstance(value, (list, tuple))
+
+
+def _judge_values(values, bound, what):
+    """(passed, observed share outside, message, evidence) for every value of an array-like."""
+    import numpy as np
+
+    labels = list(values.index) if hasattr(values, "index") and not isinstance(values, (list, tuple)) else None
+    try:
+        x = np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        return False, None, f"{what}: values are not numbers", {}
+    if x.size == 0:
+        return False, None, f"{what}: no values to judge", {"evaluated": 0}
+    outside = ~bound.mask(x)
+    count = int(outside.sum())
+    share = count / int(x.size)
+    rows = []
+    for i in np.flatnonzero(outside)[:5]:
+        v = float(x[i])
+        row = labels[i] if labels is not None and len(labels) == x.size else int(i)
+        rows.append({"row": row.item() if hasattr(row, "item") else row,
+                     "value": v if math.isfinite(v) else repr(v)})
+    finite = x[np.isfinite(x)]
+    evidence = {"count_outside": count, "evaluated": int(x.size)}
+    if finite.size:
+        evidence.update(min=float(finite.min()), max=float(finite.max()))
+    if count:
+        evidence["first_rows_outside"] = rows
+    message = f"{count} of {x.size} values of {what} outside {bound.describe(what)}"
+    return count == 0, share, message, evidence
+
+
+# -- fixtures --------------------------------------------------------------------------------
+class LoadedRun:
+    """A run directory's artefacts as pandas objects, each read once, on first use.
+
+    ``predictions`` (every column parsed numerically: ``[0.0123]`` cells are numbers; a cell
+    that is not a number raises, naming file:line:column), ``column(name, element=None)``
+    (one column as a Series, ``element`` picking from ``[0.1 0.9]`` cells), ``history``
+    (``epoch`` and one column per metric), ``config`` (a dict), ``returns`` (one column per
+    trial) and ``model`` (the ``.keras`` architecture, read as data). Artefacts are found as
+    the gate finds them; ``artefacts`` overrides paths like a spec's ``[artefacts]`` table.
+    An unusable artefact raises ``RunArtefactError``, which the plugin reports as an error.
+    """
+
+    def __init__(self, root, artefacts: dict | None = None):
+        from .run import Run
+
+        self.path = Path(root)
+        self._run = Run(self.path, artefacts)
+        self._frames: dict = {}
+
+    def __repr__(self):
+        return f"LoadedRun({os.fspath(self.path)!r})"
+
+    def _get(self, load):
+        try:
+            return load()
+        except RunArtefactError:
+            raise
+        except ArtefactError as exc:
+            raise RunArtefactError(exc.path, exc.message, line=exc.line, column=exc.column, offset=exc.offset,
+                                   hint=exc.hint) from None
+
+    def path_of(self, artefact: str) -> Path:
+        return self._get(lambda: self._run.path_of(artefact))
+
+    @property
+    def predictions(self):
+        if "predictions" not in self._frames:
+            self._frames["predictions"] = self._get(self._predictions)
+        return self._frames["predictions"].copy()
+
+    def _predictions(self):
+        import pandas as pd
+
+        table = self._run.predictions()
+        names = [name for name in table.header if name in table.columns]
+        frame = pd.DataFrame({name: table.numeric(name).values for name in names}, columns=names)
+        frame.attrs["path"] = table.path
+        return frame
+
+    def column(self, name: str, element: int | None = None):
+        import pandas as pd
+
+        col = self._get(lambda: self._run.column(name, element))
+        series = pd.Series(col.values, name=name)
+        series.attrs["path"] = col.path
+        return series
+
+    @property
+    def history(self):
+        if "history" not in self._frames:
+            self._frames["history"] = self._get(self._history)
+        return self._frames["history"].copy()
+
+    def _history(self):
+        import pandas as pd
+
+        hist = self._run.history()
+        frame = pd.DataFrame({"epoch": hist.epochs, **hist.metrics})
+        frame.attrs.update(path=hist.path, source=hist.source)
+        return frame
+
+    @property
+    def config(self) -> dict:
+        return copy.deepcopy(self._get(self._run.config))
+
+    @property
+    def returns(self):
+        return self._get(self._run.returns).copy()
+
+    @property
+    def model(self):
+        return self._get(self._run.model)
+
+
+def _loaded(request, which, flag, metavar):
+    path = getattr(request.config.stash[_DIRS], which)
+    if path is None:
+        pytest.fail(f"runverdict: the {request.fixturename!r} fixture needs {flag} {metavar}", pytrace=False)
+    return LoadedRun(path)
+
+
+@pytest.fixture(scope="session")
+def run(request):
+    """The run of ``--run-dir``: predictions, history, config, returns as pandas objects."""
+    return _loaded(request, "run_dir", "--run-dir", "RUN_DIR")
+
+
+@pytest.fixture(scope="session")
+def baseline_run(request):
+    """The run of ``--baseline``, to compare against; an error when ``--baseline`` is not given."""
+    return _loaded(request, "baseline", "--baseline", "BASELINE_DIR")
