@@ -117,6 +117,8 @@ def slow_parse_cell(cell: str, element=None):
     inner = text[1:-1].strip() if opened else text
     if opened and ("[" in inner or "]" in inner):
         return REJECT
+    if opened and inner == "":
+        return REJECT  # an empty array holds no value
     if element is None:
         if opened and REF_SPLIT.search(inner):
             return REJECT
@@ -221,13 +223,15 @@ def test_arbitrary_bytes_raise_only_artefact_error(tmp_path_factory, data):
 # -- cells: errors name file, line and column ------------------------------------------------
 
 @pytest.mark.parametrize("token", ["", "NA", "N/A", "null", "None", "nan", "NaN", "<NA>", "#N/A", "NaT", "-nan",
-                                   "[nan]", "[]", "  "])
+                                   "[nan]", "  "])
 def test_missing_tokens_are_nan(token):
     assert math.isnan(parse([token])[0])
 
 
 @pytest.mark.parametrize("cell, why", [
     ("1,234", "not a number"),
+    ("[]", "empty array"),
+    ("[ ]", "empty array"),
     ("x", "not a number"),
     ("True", "not a number"),
     ("0x10", "not a number"),

@@ -12,7 +12,7 @@ _RESET = "\033[0m"
 
 def use_colour(stream) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    if "NO_COLOR" in os.environ:
+    if os.environ.get("NO_COLOR"):  # set and not empty, as no-color.org says
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())

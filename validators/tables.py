@@ -261,6 +261,9 @@ def parse_cells(array, *, path, column, column_index, element=None, line_numbers
         nested = pc.and_(opened, pc.match_substring_regex(inner, r"[\[\]]"))
         if pc.any(nested).as_py():
             refuse(_first_true(nested), "nested arrays are not supported")
+        empty = pc.and_(opened, pc.equal(pc.binary_length(inner), 0))
+        if pc.any(empty).as_py():
+            refuse(_first_true(empty), "an empty array holds no value")
     else:
         inner = text
 
