@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--baseline", metavar="BASELINE_DIR",
                        help="compare with this run: deltas, delta checks and the spec's advice")
     check.add_argument("--json", metavar="PATH", help="also write the JSON report to PATH (atomically)")
+    check.add_argument("--junit", metavar="PATH", help="also write a JUnit XML report (one testcase per check)")
+    check.add_argument("--markdown", metavar="PATH",
+                       help="also write a Markdown report (appended to $GITHUB_STEP_SUMMARY when set)")
+    check.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report with plots")
     check.add_argument("--jobs", type=int, default=0, metavar="N",
                        help="parallel processes for a sweep (default: one per core)")
     check.add_argument("--quiet", action="store_true", help="print only the summary line")
@@ -89,6 +93,8 @@ def _check(args) -> int:
     if args.baseline is not None and not os.path.isdir(args.baseline):
         raise UsageError(f"runverdict: baseline directory {args.baseline!r} not found or not a directory")
     if len(args.run_dirs) > 1:
+        if args.junit or args.markdown or args.html:
+            raise UsageError("runverdict: --junit, --markdown and --html take one RUN_DIR; a sweep writes --json")
         return _sweep(args, spec)
     run_dir = args.run_dirs[0]
     if not os.path.isdir(run_dir):
@@ -104,10 +110,16 @@ def _check(args) -> int:
 
 def _write_reports(args, report, code) -> int:
     """Write every report asked for; a report that cannot be written makes the exit 2."""
-    from . import report_json
+    from . import report_html, report_json, report_junit, report_markdown
 
-    writers = [("JSON", args.json, report_json.write_json)]
+    writers = [("JSON", args.json, report_json.write_json), ("JUnit", args.junit, report_junit.write_junit),
+               ("Markdown", args.markdown, report_markdown.write_markdown), ("HTML", args.html, report_html.write_html)]
     failed = False
+    try:
+        report_markdown.append_step_summary(report)
+    except OSError as exc:
+        print(f"runverdict: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror or exc}", file=sys.stderr)
+        failed = True
     for name, path, write in writers:
         if not path:
             continue
