@@ -157,6 +157,11 @@ def build_tree(report) -> ET.Element:
     suite.set("time", seconds)
     root = ET.Element("testsuites", name="runverdict", time=seconds, **{k: str(v) for k, v in counts.items()})
     root.append(suite)
+    for element in root.iter():  # whatever a name, message or path holds, the file parses
+        if element.text:
+            element.text = printable(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, printable(value))
     return root
 
 
