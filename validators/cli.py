@@ -46,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--quiet", action="store_true", help="print only the summary line")
     check.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
+    trials = sub.add_parser(
+        "trials", help="build returns.csv (strategy trials) from predictions",
+        description="One trial per confidence threshold c: long when p >= c, short when p <= 1 - c, flat "
+                    "otherwise; minus cost per unit of turnover. Writes one column per threshold.")
+    trials.add_argument("predictions", metavar="PREDICTIONS",
+                        help="a predictions.csv/.parquet file, or a run directory holding one")
+    trials.add_argument("--out", required=True, metavar="PATH", help="where to write the returns CSV (atomically)")
+    trials.add_argument("--probability-column", default="direction", metavar="NAME")
+    trials.add_argument("--return-column", default="forward_return", metavar="NAME")
+    trials.add_argument("--thresholds", metavar="C1,C2,...",
+                        help="comma-separated thresholds in [0.5, 1] (default 0.50, 0.51, ..., 0.70)")
+    trials.add_argument("--cost", type=float, default=0.0, help="cost per unit of turnover (default 0)")
+    trials.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
     kinds = sub.add_parser("kinds", help="list the check kinds and their keys")
     kinds.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
@@ -210,6 +224,43 @@ def _kinds(args) -> int:
     return 0
 
 
+def _trials(args) -> int:
+    import os
+
+    from .atomic import write_atomic
+    from .errors import ArtefactError
+    from .run import Run
+    from .trials import DEFAULT_THRESHOLDS, threshold_trials
+
+    if args.thresholds:
+        try:
+            thresholds = [float(t) for t in args.thresholds.split(",")]
+        except ValueError:
+            raise UsageError(f"runverdict: --thresholds must be comma-separated numbers, got {args.thresholds!r}") \
+                from None
+    else:
+        thresholds = list(DEFAULT_THRESHOLDS)
+    source = args.predictions
+    if os.path.isdir(source):
+        run = Run(source, prediction_columns=[args.probability_column, args.return_column])
+    else:
+        run = Run(os.path.dirname(source) or ".", {"predictions": os.path.basename(source)},
+                  [args.probability_column, args.return_column])
+    probability = run.column(args.probability_column)
+    forward = run.column(args.return_column)
+    try:
+        frame = threshold_trials(probability.values, forward.values, thresholds, args.cost)
+    except ValueError as exc:
+        raise ArtefactError(probability.path, f"cannot build trials: {exc}") from None
+    try:
+        write_atomic(args.out, frame.to_csv(index=False, float_format="%.17g"))
+    except OSError as exc:
+        print(f"runverdict: cannot write {args.out!r}: {exc.strerror or exc}", file=sys.stderr)
+        return int(ExitCode.ERROR)
+    print(f"{args.out}: {frame.shape[1]} trials x {frame.shape[0]} periods from {probability.path}")
+    return 0
+
+
 def _validate(args) -> int:
     from .spec import load_spec
 
@@ -218,7 +269,7 @@ def _validate(args) -> int:
     return 0
 
 
-_COMMANDS = {"check": _check, "kinds": _kinds, "validate": _validate}
+_COMMANDS = {"check": _check, "kinds": _kinds, "validate": _validate, "trials": _trials}
 
 
 if __name__ == "__main__":  # pragma: no cover
