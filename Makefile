@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.runverdict-installed
 
-.PHONY: demo test bench lint clean-venv
+.PHONY: demo test bench lint clean-venv browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) fixtures/demo.py
 
+## browser: Debian's headless chromium, for the HTML report's browser test
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
 ## test: the whole test suite
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q -n 2
 
 ## bench: every benchmark, printed as one table
