@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from browser import Chromium, find_chromium, png_pixels
-from factory import SPEC, healthy_history, make_run, saturated_run
+from factory import SPEC, healthy_history, healthy_predictions, make_run, saturated_run
 from hypothesis import given, settings
 from test_report_markdown import any_report, fake_report
 
@@ -112,7 +112,8 @@ def test_saturated_column_is_drawn_beyond_its_bounds(reports):
     section = text.split('<section id="predictions">', 1)[1].split("</section>", 1)[0]
     volatility = section.split("<h3>volatility</h3>", 1)[1].split("</figure>", 1)[0]
     assert 'class="forbid"' in volatility  # the shaded regions: outside [0, 0.15] and above 0.999
-    assert re.search(r'<rect class="bar bad"[^>]*><title>\[0\.99[^<]*: 400 values', volatility)  # all 400, red
+    assert re.search(r'<rect class="bar bad"[^>]*><title>\[[^<]*: 0 values within the bounds, 400 beyond</title>',
+                     volatility)  # all 400 values in one red bar
     assert 'class="bar base"' in volatility  # the healthy baseline beside it, in its own colours
     assert "volatility-not-saturated: level 0.999" in volatility
     assert "volatility-range: le 0.15" in volatility
@@ -168,6 +169,20 @@ def test_unreadable_artefact_is_said_in_place_of_the_plot(tmp_path):
     section = text.split('<section id="training">', 1)[1].split("</section>", 1)[0]
     assert "candidate history: " in section and "history.csv" in section
     assert "<polyline" not in section
+
+
+def test_nonfinite_and_constant_columns_are_drawn_with_a_note(tmp_path):
+    predictions = healthy_predictions()
+    cells = predictions["volatility"].tolist()
+    cells[:3] = ["[nan]", "[inf]", ""]
+    predictions["volatility"] = cells
+    predictions["magnitude"] = "[0.05]"  # one value: the axis is padded around it
+    text = to_html(evaluate(load_spec(SPEC), make_run(tmp_path / "run", predictions=predictions)))
+    section = text.split('<section id="predictions">', 1)[1].split("</section>", 1)[0]
+    assert "candidate: 3 of 400 values are NaN or inf; not drawn" in section
+    magnitude = section.split("<h3>magnitude</h3>", 1)[1].split("</figure>", 1)[0]
+    assert "candidate: 400 finite values" in magnitude and "<rect class=\"bar\"" in magnitude
+    assert_self_contained(text)
 
 
 @settings(max_examples=100, deadline=None)

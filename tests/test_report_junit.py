@@ -72,7 +72,7 @@ def test_one_testcase_per_check_and_counts_match(reports, name):
 
 
 def test_healthy_run_is_green(reports):
-    root, suite = parse(reports["healthy"])
+    root, _suite = parse(reports["healthy"])
     assert reports["healthy"].verdict == "pass"
     assert root.get("failures") == "0" and root.get("errors") == "0"
 
@@ -125,7 +125,7 @@ def test_nice_failure_is_skipped_not_failed(reports):
 def test_nice_only_failures_leave_the_suite_green():
     nice = CheckResult("sharpe", "sharpe", "nice", "fail", 0.25, "observed > 0.5", "too low", {}, "")
     ok = CheckResult("pbo", "pbo", "must", "pass", 0.1, "observed < 0.3", "fine", {}, "")
-    root, suite = parse(fake_report(ok, nice))
+    root, _suite = parse(fake_report(ok, nice))
     assert (root.get("failures"), root.get("errors"), root.get("skipped"), root.get("tests")) == ("0", "0", "1", "2")
 
 

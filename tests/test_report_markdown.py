@@ -15,8 +15,14 @@ from hypothesis import strategies as st
 from validators.advice import Advice
 from validators.baseline import Comparison, make_delta
 from validators.gate import GateReport, evaluate
-from validators.report_markdown import (append_step_summary, md, printable, to_markdown, value_text,
-                                        write_markdown)
+from validators.report_markdown import (
+    append_step_summary,
+    md,
+    printable,
+    to_markdown,
+    value_text,
+    write_markdown,
+)
 from validators.result import CheckResult, verdict_of
 from validators.spec import Spec, load_spec
 

@@ -98,7 +98,7 @@ figcaption{font-size:12.5px;color:var(--muted)}
 svg.plot{width:100%;height:auto;max-width:620px;display:block}
 svg .tick{font-size:11px;fill:#59636e}svg .axis-label{font-size:12px;fill:#1f2328}
 svg .axis{stroke:#1f2328;fill:none}svg .grid{stroke:#eaeef2}
-svg .bar{fill:#3f74c6}svg .bar.bad{fill:#cf222e}svg .bar.base{fill:#8c959f}svg .bar.base.bad{fill:#e8838a}
+svg .bar{fill:#3f74c6}svg .bar.bad{fill:#cf222e}svg .bar.base{fill:#8c959f}svg .bar.base.bad{fill:#b5545c}
 svg .bar.l0{fill:#3f74c6;fill-opacity:.6}svg .bar.l1{fill:#e08a1e;fill-opacity:.6}
 svg .forbid{fill:#cf222e;fill-opacity:.12}
 svg .curve{fill:none;stroke:#3f74c6;stroke-width:2}svg .curve.base{stroke:#8c959f;stroke-dasharray:6 4}
@@ -337,13 +337,17 @@ def _finite(value) -> bool:
         return False
 
 
-def _in_forbidden(x, forbidden) -> bool:
+def _forbidden_mask(values, forbidden):
+    """Which values lie in a forbidden interval (beyond a range bound or a saturation level)."""
+    mask = np.zeros(values.shape, dtype=bool)
     for lo, hi, _, edges_allowed in forbidden:
-        above_lo = lo is None or x > lo or (x == lo and not edges_allowed)
-        below_hi = hi is None or x < hi or (x == hi and not edges_allowed)
-        if above_lo and below_hi:
-            return True
-    return False
+        inside = np.ones(values.shape, dtype=bool)
+        if lo is not None:
+            inside &= (values > lo) | ((values == lo) & (not edges_allowed))
+        if hi is not None:
+            inside &= (values < hi) | ((values == hi) & (not edges_allowed))
+        mask |= inside
+    return mask
 
 
 def _column_figure(column, element, checks, runs, results, anchors) -> str:
@@ -412,8 +416,10 @@ def _histogram_panel(label, values, labels, x_lo, x_hi, forbidden, lines, name, 
         series = [(k, np.histogram(values[view & (labels == k)], bins=edges)[0]) for k in (0, 1)]
         top = max(int(c.max()) for _, c in series)
     else:
-        counts = np.histogram(values[view], bins=edges)[0]
-        top = int(counts.max())
+        bad = _forbidden_mask(values, forbidden)  # each value, not each bin: a bin may straddle a bound
+        good_counts = np.histogram(values[view & ~bad], bins=edges)[0]
+        bad_counts = np.histogram(values[view & bad], bins=edges)[0]
+        top = int((good_counts + bad_counts).max())
     plot.y_lo, plot.y_hi = 0.0, max(top, 1) * 1.08
     for lo, hi, check_id, _ in forbidden:
         plot.band_x(lo, hi, "forbid", f"{check_id}: values here fail it")
@@ -422,10 +428,10 @@ def _histogram_panel(label, values, labels, x_lo, x_hi, forbidden, lines, name, 
         for k, counts in series:
             plot.bars(edges, counts, f"bar l{k}", [f"label {k}: {span(i)}: {int(c)}" for i, c in enumerate(counts)])
     else:
-        bad = np.array([_in_forbidden((edges[i] + edges[i + 1]) / 2, forbidden) for i in range(BINS)], dtype=bool)
-        titles = [f"{span(i)}: {int(c)} values" for i, c in enumerate(counts)]
-        plot.bars(edges, np.where(bad, 0, counts), f"bar{base}", titles)
-        plot.bars(edges, np.where(bad, counts, 0), f"bar{base} bad", [t + ", beyond a bound" for t in titles])
+        titles = [f"{span(i)}: {int(g)} values within the bounds, {int(b)} beyond"
+                  for i, (g, b) in enumerate(zip(good_counts, bad_counts))]
+        plot.bars(edges, good_counts, f"bar{base}", titles)
+        plot.bars(edges, bad_counts, f"bar{base} bad", titles, bottoms=good_counts)
     for x, css, text, which in lines:
         if which not in (None, label):
             continue
@@ -504,8 +510,10 @@ def _curve_figure(metric, checks, histories, results, anchors) -> str:
     caption = "<figcaption>used by " + ", ".join(_link(anchors, c.id) for c in checks) + "</figcaption>"
     legend_items = []
     if "baseline" in series:
-        legend_items.append('<li><span class="sw cand"></span>candidate <span class="sw base"></span>baseline</li>')
+        legend_items.append('<li><span class="sw cand"></span>candidate (solid) &nbsp; <span class="sw base"></span>'
+                            "baseline (dashed)</li>")
     hlines, points = [], []  # (y, css, text, lower_forbidden: None/True/False), (x, y, css, text)
+    references = []  # (y, css, text): drawn only when they do not squash the curves
     for i, check in enumerate(checks):
         colour = f"c{i % PALETTE}"
         r = results["candidate"].get(check.id)
@@ -543,8 +551,8 @@ def _curve_figure(metric, checks, histories, results, anchors) -> str:
         elif check.kind == "delta":
             detail = ", not compared with a baseline"
         elif check.kind == "auc" and r is not None and _finite(r.observed):
-            hlines.append((float(r.observed), colour, f"{check.id}: exact AUC {value_text(r.observed)}", None))
-            detail = ", the line is the exact AUC from the predictions"
+            references.append((float(r.observed), colour, f"{check.id}: exact AUC {value_text(r.observed)}"))
+            detail = ", its exact AUC from the predictions drawn as a line (labelled at the top when off this axis)"
         status = f'<span class="badge {status_class(r)}">{h(status_label(r))}</span> ' if r else ""
         observed = f' observed <span class="num">{h(value_text(r.observed))}</span>' if r else ""
         bound = f', bound <span class="num">{h(r.bound)}</span>' if r and r.bound else ""
@@ -558,6 +566,14 @@ def _curve_figure(metric, checks, histories, results, anchors) -> str:
         return f"<figure><h3>{h(metric)}</h3>{caption}<p class=\"note\">no finite value to draw</p>" \
                f"{notes_html}{legend}</figure>"
     ys = [float(v.min()) for v in finite] + [float(v.max()) for v in finite] + [y for y, *_ in hlines]
+    off_axis = []
+    for y, css, text in references:
+        span = max(ys) - min(ys)
+        if span and max(max(ys), y) - min(min(ys), y) > 2 * span:
+            off_axis.append((y, css, text))
+        else:
+            ys.append(y)
+            hlines.append((y, css, text, None))
     xs = [float(e.min()) for e, _ in series.values() if e.size] + [float(e.max()) for e, _ in series.values() if e.size]
     y_lo, y_hi = padded(min(ys), max(ys), 0.08)
     x_lo, x_hi = padded(min(xs), max(xs), 0.03)
@@ -580,6 +596,8 @@ def _curve_figure(metric, checks, histories, results, anchors) -> str:
     for x, y, css, text in points:
         plot.vline(x, f"{css} dot", text)
         plot.point(x, y, css, text)
+    for y, css, text in off_axis:
+        plot.marker(x_hi, css, f"{text} {'↑' if y > y_hi else '↓'}", f"{text} (off this axis)")
     return f"<figure><h3>{h(metric)}</h3>{caption}{plot.render()}{notes_html}{legend}</figure>"
 
 

@@ -111,14 +111,16 @@ class Plot:
         self._items.append(f'<line class="{css}" x1="{self.left}" x2="{self.width - self.right}" '
                            f'y1="{y}" y2="{y}">{_title(title)}</line>')
 
-    def bars(self, edges, counts, css, titles=None):
-        """Histogram bars: bar ``i`` spans ``edges[i]`` to ``edges[i + 1]`` with height ``counts[i]``."""
-        base = self.y(max(self.y_lo, 0.0))
+    def bars(self, edges, counts, css, titles=None, bottoms=None):
+        """Histogram bars: bar ``i`` spans ``edges[i]`` to ``edges[i + 1]`` with height ``counts[i]``,
+        stacked on ``bottoms[i]`` when given."""
         for i, count in enumerate(counts):
             if not count:
                 continue
+            below = float(bottoms[i]) if bottoms is not None else 0.0
+            base = self.y(max(self.y_lo, below))
             x0, x1 = self.x(edges[i]), self.x(edges[i + 1])
-            top = self.y(count)
+            top = self.y(below + count)
             w = max(round(x1 - x0, 2), 0.8)  # a bar narrower than a pixel stays visible
             title = titles[i] if titles else f"[{exact(edges[i])}, {exact(edges[i + 1])}): {exact(count)}"
             self._items.append(f'<rect class="{css}" x="{x0}" y="{top}" width="{w}" height="{round(base - top, 2)}">'
