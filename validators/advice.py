@@ -113,7 +113,7 @@ def _condition_problem(condition, check_ids) -> str | None:
     except ValueError as exc:
         return str(exc)
     if kind == "check":
-        if condition["check"] not in check_ids:
+        if not isinstance(condition["check"], str) or condition["check"] not in check_ids:
             return f"no check with id {condition['check']!r} in the spec"
         has_status = "status" in condition
         if has_status == bool(bound_keys):
@@ -128,8 +128,14 @@ def _condition_problem(condition, check_ids) -> str | None:
     if not bound_keys:
         return "a delta condition needs a bound (gt/ge/lt/le)"
     epoch = condition.get("epoch", "last")
+    if not (epoch in ("last", "best") or (isinstance(epoch, int) and not isinstance(epoch, bool))):
+        return f"epoch must be \"last\", \"best\" or an integer epoch index, got {epoch!r}"
     if epoch == "best" and (condition.get("monitor") is None or condition.get("mode") not in ("min", "max")):
         return "epoch = 'best' needs monitor and mode = 'max' or 'min'"
+    if epoch != "best" and ("monitor" in condition or "mode" in condition):
+        return "monitor and mode are only used with epoch = 'best'"
+    if "monitor" in condition and (not isinstance(condition["monitor"], str) or not condition["monitor"]):
+        return f"monitor must name a history metric, got {condition['monitor']!r}"
     if condition.get("change", "absolute") not in ("absolute", "relative"):
         return "change must be 'absolute' or 'relative'"
     return None
