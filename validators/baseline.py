@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bounds import is_finite_number
+from .bounds import is_finite_number, is_number
 from .errors import ArtefactError, GateError
 
 HIGHER_IS_BETTER = ("auc", "acc", "accuracy", "precision", "recall", "f1", "score", "sharpe", "psr", "dsr")
@@ -96,7 +96,7 @@ def compare(candidate_report, baseline_report) -> Comparison:
 
 
 def _numeric(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return is_number(value)  # numpy scalars too (np.float32, np.int64), never bool
 
 
 def _history(run):
