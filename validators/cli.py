@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report with plots")
     check.add_argument("--jobs", type=int, default=0, metavar="N",
                        help="parallel processes for a sweep (default: one per core)")
-    check.add_argument("--quiet", action="store_true", help="print only the summary line")
+    check.add_argument("--quiet", action="store_true", help="print only the advice and the summary line")
     check.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
     trials = sub.add_parser(
@@ -118,7 +118,11 @@ def _check(args) -> int:
 
     report = evaluate(spec, run_dir, baseline_dir=args.baseline)
     text = render(report, colour=use_colour(sys.stdout))
-    sys.stdout.write(text.splitlines()[-1] + "\n" if args.quiet else text)
+    if args.quiet:  # the advice and the summary line
+        from .report_text import advice_lines
+
+        text = "".join(line + "\n" for line in advice_lines(report)) + text.splitlines()[-1] + "\n"
+    sys.stdout.write(text)
     return _write_reports(args, report, int(report.exit_code))
 
 

@@ -49,12 +49,7 @@ def render(report, colour: bool = False) -> str:
             lines.append(f"{'':<{w_status}}    {message}")
     if report.baseline is not None:
         lines.extend(_baseline_lines(report.baseline))
-    if report.advice:
-        lines.append("Advice:")
-        for advice in report.advice:
-            lines.append(f"  - {advice.recommend}" + (f" ({advice.reason})" if advice.reason else ""))
-            for fact in advice.facts:
-                lines.append(f"      because {fact}")
+    lines.extend(advice_lines(report))
     counts = report.counts()
     nice_bad = sum(1 for r in report.results if r.severity != MUST and r.status != PASS)
     summary = f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[ERROR]} error" + (
@@ -76,4 +71,15 @@ def _baseline_lines(comparison) -> list[str]:
         delta = "-" if d.delta is None else f"{d.delta:+}"
         lines.append(f"  {d.source:<7}  {d.name:<{width}}  {format_observed(d.candidate)} vs "
                      f"{format_observed(d.baseline)}  delta {delta}  {d.change}")
+    return lines
+
+
+def advice_lines(report) -> list[str]:
+    if not report.advice:
+        return []
+    lines = ["Advice:"]
+    for advice in report.advice:
+        lines.append(f"  - {advice.recommend}" + (f" ({advice.reason})" if advice.reason else ""))
+        for fact in advice.facts:
+            lines.append(f"      because {fact}")
     return lines
