@@ -204,7 +204,11 @@ def _sweep(args, spec) -> int:
     code = worst_exit([c for _, _, c in outcomes])
     sys.stdout.write(f"{len(outcomes)} runs; exit {code} (the worst of them)\n")
     if args.json:
-        body = {"sweep": True, "exit_code": code, "runs": [d for _, d, _ in outcomes]}
+        runs = [data if data is not None else  # not checked at all: still say which run, and why
+                {"run": {"path": os.path.abspath(run_dir)}, "verdict": "error", "exit_code": c,
+                 "message": text.strip()}
+                for run_dir, (text, data, c) in zip(args.run_dirs, outcomes)]
+        body = {"sweep": True, "exit_code": code, "runs": runs}
         try:
             write_atomic(args.json, json.dumps(body, indent=2, allow_nan=False) + "\n")
         except OSError as exc:
