@@ -238,7 +238,7 @@ def _trials(args) -> int:
     from .atomic import write_atomic
     from .errors import ArtefactError
     from .run import Run
-    from .trials import DEFAULT_THRESHOLDS, threshold_trials
+    from .trials import DEFAULT_THRESHOLDS, check_cost, check_thresholds, threshold_trials
 
     if args.thresholds:
         try:
@@ -246,8 +246,16 @@ def _trials(args) -> int:
         except ValueError:
             raise UsageError(f"runverdict: --thresholds must be comma-separated numbers, got {args.thresholds!r}") \
                 from None
+        try:  # a wrong option is a usage error (exit 4), found before the predictions are read
+            check_thresholds(thresholds)
+        except ValueError as exc:
+            raise UsageError(f"runverdict: --thresholds {args.thresholds!r}: {exc}") from None
     else:
         thresholds = list(DEFAULT_THRESHOLDS)
+    try:
+        check_cost(args.cost)
+    except ValueError as exc:
+        raise UsageError(f"runverdict: --cost: {exc}") from None
     source = args.predictions
     if os.path.isdir(source):
         run = Run(source, prediction_columns=[args.probability_column, args.return_column])

@@ -28,6 +28,25 @@ def threshold_positions(probability: np.ndarray, threshold: float) -> np.ndarray
     return long.astype(np.int8) - short.astype(np.int8)
 
 
+def check_thresholds(thresholds) -> list[float]:
+    """The thresholds as floats; ``ValueError`` unless distinct, in [0.5, 1], at least one."""
+    cs = [float(c) for c in thresholds]
+    if not cs:
+        raise ValueError("no thresholds given")
+    if len(set(cs)) != len(cs):
+        raise ValueError(f"duplicate thresholds in {cs!r}")
+    for c in cs:
+        if not (0.5 <= c <= 1.0):
+            raise ValueError(f"threshold {c!r} is outside [0.5, 1]")
+    return cs
+
+
+def check_cost(cost) -> None:
+    """``ValueError`` unless the cost per unit of turnover is a finite number >= 0."""
+    if not (math.isfinite(cost) and cost >= 0):
+        raise ValueError(f"cost must be a finite number >= 0, got {cost!r}")
+
+
 def threshold_trials(probability, forward_return, thresholds=DEFAULT_THRESHOLDS, cost: float = 0.0):
     """Return a T x N ``pandas.DataFrame`` of trial returns, one column per threshold.
 
@@ -49,16 +68,8 @@ def threshold_trials(probability, forward_return, thresholds=DEFAULT_THRESHOLDS,
         raise ValueError(f"forward_return has {int((~np.isfinite(r)).sum())} non-finite values")
     if (p < 0).any() or (p > 1).any():
         raise ValueError("probability has values outside [0, 1]")
-    cs = [float(c) for c in thresholds]
-    if not cs:
-        raise ValueError("no thresholds given")
-    if len(set(cs)) != len(cs):
-        raise ValueError(f"duplicate thresholds in {cs!r}")
-    for c in cs:
-        if not (0.5 <= c <= 1.0):
-            raise ValueError(f"threshold {c!r} is outside [0.5, 1]")
-    if not (math.isfinite(cost) and cost >= 0):
-        raise ValueError(f"cost must be a finite number >= 0, got {cost!r}")
+    cs = check_thresholds(thresholds)
+    check_cost(cost)
 
     columns = {}
     for c in cs:
