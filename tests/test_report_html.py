@@ -133,6 +133,17 @@ def test_training_curves_threshold_and_chosen_epoch(reports):
     assert "volatility-loss: lt 0.01" in loss and "judged epoch 7 (last)" in loss
 
 
+def test_losses_orders_of_magnitude_apart_share_a_log_axis(tmp_path):
+    broken = healthy_history()
+    broken["volatility_loss"] = 20.0 - 0.01 * np.arange(len(broken))  # Run #2: percent units
+    baseline = make_run(tmp_path / "run2", history=broken)
+    text = to_html(evaluate(load_spec(SPEC), make_run(tmp_path / "run3"), baseline_dir=baseline))
+    loss = text.split("<h3>volatility_loss</h3>", 1)[1].split("</figure>", 1)[0]
+    assert "volatility_loss (log scale)" in loss
+    assert 'class="curve"' in loss and 'class="curve base"' in loss
+    assert ">0.01</text>" in loss and ">10</text>" in loss  # decades as ticks
+
+
 def test_pbo_logits_advice_and_baseline(reports):
     report = reports["weak_vs_healthy"]
     text = to_html(report)

@@ -48,6 +48,7 @@ from .svg import PALETTE, Plot, exact, padded
 BINS = 50
 ZOOM_BELOW = 0.25  # values filling less than this share of the axis get a zoomed panel too
 TEXT_LIMIT = 20000  # characters of one message or evidence block before it is clipped
+LOG_RATIO = 1000.0  # a training curve's axis is logarithmic when its values span this factor
 LOCATION_STATS = ("mean", "median", "min", "max", "quantile")  # statistics on the values' axis
 
 
@@ -575,11 +576,18 @@ def _curve_figure(metric, checks, histories, results, anchors) -> str:
             ys.append(y)
             hlines.append((y, css, text, None))
     xs = [float(e.min()) for e, _ in series.values() if e.size] + [float(e.max()) for e, _ in series.values() if e.size]
-    y_lo, y_hi = padded(min(ys), max(ys), 0.08)
+    # curves spanning three orders of magnitude or more (a loss of 20 beside one of 0.0002) on a log axis
+    log_y = min(ys) > 0 and max(ys) / min(ys) >= LOG_RATIO
+    if log_y:
+        low, high = padded(math.log10(min(ys)), math.log10(max(ys)), 0.08)
+        y_lo, y_hi = 10.0 ** low, 10.0 ** high
+    else:
+        y_lo, y_hi = padded(min(ys), max(ys), 0.08)
     x_lo, x_hi = padded(min(xs), max(xs), 0.03)
-    if not (math.isfinite(y_hi - y_lo) and math.isfinite(x_hi - x_lo)):
+    if not (math.isfinite(y_hi - y_lo) and math.isfinite(x_hi - x_lo) and y_hi > 0):
         return f"<figure><h3>{h(metric)}</h3>{caption}<p class=\"note\">values too large to draw</p>{legend}</figure>"
-    plot = Plot((x_lo, x_hi), (y_lo, y_hi), x_label="epoch", y_label=metric, label=f"training curve of {metric}")
+    plot = Plot((x_lo, x_hi), (y_lo, y_hi), x_label="epoch", y_label=metric + (" (log scale)" if log_y else ""),
+                label=f"training curve of {metric}", log_y=log_y)
     for y, css, text, below in hlines:
         if below is True:
             plot.band_y(None, y, "forbid", f"{text}: values here fail it")

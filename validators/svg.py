@@ -56,9 +56,11 @@ def padded(lo: float, hi: float, fraction: float = 0.04) -> tuple[float, float]:
 class Plot:
     """A chart area with data ranges ``x_range`` and ``y_range`` (each ``(lo, hi)``, lo < hi)."""
 
-    def __init__(self, x_range, y_range, *, width=560, height=250, x_label="", y_label="", label=""):
+    def __init__(self, x_range, y_range, *, width=560, height=250, x_label="", y_label="", label="",
+                 log_y=False):
+        self.log_y = bool(log_y)  # y_range is then given in data units, > 0, and held as log10
         self.x_lo, self.x_hi = (float(v) for v in x_range)
-        self.y_lo, self.y_hi = (float(v) for v in y_range)
+        self.y_lo, self.y_hi = (math.log10(v) if self.log_y else float(v) for v in y_range)
         if not self.x_hi > self.x_lo:
             self.x_lo, self.x_hi = padded(self.x_lo, self.x_lo)
         if not self.y_hi > self.y_lo:
@@ -77,7 +79,10 @@ class Plot:
         return round(self.left + frac * (self.width - self.left - self.right), 2)
 
     def y(self, value) -> float:
-        frac = (float(value) - self.y_lo) / (self.y_hi - self.y_lo)
+        value = float(value)
+        if self.log_y:
+            value = math.log10(value) if value > 0 else self.y_lo - (self.y_hi - self.y_lo)
+        frac = (value - self.y_lo) / (self.y_hi - self.y_lo)
         frac = min(max(frac, -0.02), 1.02)
         return round(self.height - self.bottom - frac * (self.height - self.top - self.bottom), 2)
 
@@ -93,8 +98,9 @@ class Plot:
 
     def band_y(self, lo, hi, css, title=""):
         """A horizontal band from data y ``lo`` to ``hi`` (None: the plot's edge)."""
-        y_top = self.y(self.y_hi if hi is None else min(hi, self.y_hi))
-        y_bottom = self.y(self.y_lo if lo is None else max(lo, self.y_lo))
+        y_min, y_max = (10.0 ** self.y_lo, 10.0 ** self.y_hi) if self.log_y else (self.y_lo, self.y_hi)
+        y_top = self.y(y_max if hi is None else min(hi, y_max))
+        y_bottom = self.y(y_min if lo is None else max(lo, y_min))
         if y_bottom - y_top <= 0:
             return
         self._under.append(f'<rect class="{css}" x="{self.left}" y="{y_top}" '
@@ -130,7 +136,7 @@ class Plot:
         """A polyline through the finite points; NaN or inf breaks it into pieces."""
         pieces, current = [], []
         for x, y in zip(xs, ys):
-            if _finite(x) and _finite(y):
+            if _finite(x) and _finite(y) and (not self.log_y or float(y) > 0):
                 current.append(f"{self.x(x)},{self.y(y)}")
             elif current:
                 pieces.append(current)
@@ -145,7 +151,7 @@ class Plot:
                 self._items.append(f'<polyline class="{css}" points="{" ".join(piece)}">{_title(title)}</polyline>')
 
     def point(self, x, y, css, title="", r=5):
-        if _finite(x) and _finite(y):
+        if _finite(x) and _finite(y) and (not self.log_y or float(y) > 0):
             self._items.append(f'<circle class="{css}" cx="{self.x(x)}" cy="{self.y(y)}" r="{r}">'
                                f'{_title(title)}</circle>')
 
@@ -171,7 +177,13 @@ class Plot:
             px = self.x(t)
             out.append(f'<line class="grid" x1="{px}" x2="{px}" y1="{y1}" y2="{y0}"/>'
                        f'<text class="tick" x="{px}" y="{y0 + 14}" text-anchor="middle">{tick_label(t)}</text>')
-        for t in nice_ticks(self.y_lo, self.y_hi, 4):
+        if self.log_y:
+            y_ticks = [10.0 ** k for k in range(math.ceil(self.y_lo - 1e-9), math.floor(self.y_hi + 1e-9) + 1)]
+            if len(y_ticks) > 6:
+                y_ticks = y_ticks[::math.ceil(len(y_ticks) / 6)]
+        else:
+            y_ticks = nice_ticks(self.y_lo, self.y_hi, 4)
+        for t in y_ticks:
             py = self.y(t)
             out.append(f'<line class="grid" x1="{x0}" x2="{x1}" y1="{py}" y2="{py}"/>'
                        f'<text class="tick" x="{x0 - 4}" y="{py + 4}" text-anchor="end">{tick_label(t)}</text>')
