@@ -47,13 +47,14 @@ PLAN_METRICS = ("direction_auc", "direction_loss", "loss", "magnitude_loss", "ma
                 "val_direction_auc", "val_loss", "volatility_loss")
 
 # Cells the tables parser reads as missing (NaN) or non-finite: a value problem, checks fail.
-MISSING_CELLS = ("", "nan", "NaN", "NA", "N/A", "null", "None", "[nan]", "<NA>", "[]")
+MISSING_CELLS = ("", "nan", "NaN", "NA", "N/A", "null", "None", "[nan]", "<NA>")
 NONFINITE_CELLS = ("inf", "-inf", "[inf]", "[-inf]", "Infinity", "1e999")
 # Cells that are not a number or a one-element array: an artefact error naming file:line:column.
 MALFORMED_CELLS = {
     "text": ("x", "abc", "1,234", "0.1.2", "--1", "[0.1]x", "0x1p-3", "1e", "1_000", "True", "nan(1)"),
     "multi_element": ("[0.1 0.9]", "[0.1, 0.9]", "[0.0123 0.5 0.7]"),
     "nested": ("[[0.1]]", "[[0.1 0.2]]"),
+    "empty_array": ("[]", "[ ]"),
     "unbalanced": ("[0.1", "0.1]"),
     "abbreviated": ("[0.1 0.2 ... 0.8 0.9]",),
     "too_long": ("[" + "1" * 300 + "]",),
