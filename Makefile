@@ -18,7 +18,8 @@ demo: $(STAMP)
 
 ## browser: Debian's headless chromium, for the HTML report's browser test
 browser:
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 
 ## test: the whole test suite
 test: $(STAMP) browser
