@@ -100,7 +100,7 @@ def pbo_check(run, *, n_splits, metric, bound):
         "rows_dropped": result.rows_dropped,
         "n_splits": result.n_splits,
         "combinations": result.n_combinations,
-        "logits_at_or_below_0": int(round(result.pbo * result.n_combinations)),
+        "logits_at_or_below_0": int(np.count_nonzero(logits <= 0)),
         "logit_min": float(quartiles[0]),
         "logit_q1": float(quartiles[1]),
         "logit_median": float(quartiles[2]),
@@ -111,8 +111,10 @@ def pbo_check(run, *, n_splits, metric, bound):
         "degradation": None if deg is None else {"slope": deg.slope, "intercept": deg.intercept, "r2": deg.r2},
         "metric": metric,
     }
-    message = (f"PBO = {result.pbo!r} over {result.n_combinations} splits of {N} trials "
-               f"(probability of loss {result.probability_of_loss!r})")
+    message = (f"PBO = {result.pbo!r}: {evidence['logits_at_or_below_0']} of {result.n_combinations} splits of "
+               f"{N} trials have logit <= 0 (logits min {evidence['logit_min']!r}, median "
+               f"{evidence['logit_median']!r}, max {evidence['logit_max']!r}; probability of loss "
+               f"{result.probability_of_loss!r})")
     return Outcome(bound.contains(result.pbo), result.pbo, message, evidence)
 
 
