@@ -16,8 +16,10 @@ DEFAULT_THRESHOLDS = tuple(round(0.50 + 0.01 * i, 2) for i in range(21))  # 0.50
 
 
 def trial_name(threshold: float) -> str:
-    """Column name of the trial for one threshold, e.g. ``c=0.55``."""
-    return f"c={threshold:g}"
+    """Column name of the trial for one threshold, e.g. ``c=0.55``; exact, so distinct
+    thresholds never share a name (``c=1`` and ``c=0.9999999999999999``)."""
+    short = f"{threshold:g}"
+    return f"c={short}" if float(short) == threshold else f"c={float(threshold)!r}"
 
 
 def threshold_positions(probability: np.ndarray, threshold: float) -> np.ndarray:
