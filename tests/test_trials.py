@@ -21,7 +21,7 @@ from validators.trials import DEFAULT_THRESHOLDS, threshold_positions, threshold
 
 def reference_trials(probability, forward_return, thresholds, cost):
     """One row at a time: long when p >= c, short when p <= 1 - c (both: flat), cost on turnover."""
-    out = {}
+    out = []
     for c in thresholds:
         c = float(c)
         position, column = 0, []
@@ -31,8 +31,8 @@ def reference_trials(probability, forward_return, thresholds, cost):
             new = 0 if long == short else (1 if long else -1)
             column.append(new * r - cost * abs(new - position))
             position = new
-        out[f"c={c:g}"] = column
-    return out
+        out.append(column)
+    return dict(enumerate(out))
 
 
 # -- threshold_trials ------------------------------------------------------------------------------
@@ -59,6 +59,14 @@ def test_default_grid_and_names():
     assert list(frame.columns) == [trial_name(c) for c in DEFAULT_THRESHOLDS]
     assert frame.columns[5] == "c=0.55" and frame.shape == (2, 21)
     assert trial_name(1.0) == "c=1" and trial_name(0.5) == "c=0.5"
+
+
+@pytest.mark.parametrize("thresholds", [(1.0, 0.9999999999999999), (0.5, 0.5000001), (0.55, 0.5500001, 0.55000011)])
+def test_close_thresholds_keep_one_trial_each(thresholds):
+    frame = threshold_trials([0.9, 0.1, 0.55], [0.01, 0.02, 0.03], thresholds)
+    assert frame.shape == (3, len(thresholds))
+    assert len(set(frame.columns)) == len(thresholds)
+    assert [float(name[2:]) for name in frame.columns] == list(thresholds)  # each name is its threshold
 
 
 def test_the_book_starts_flat_and_pays_for_a_flip():
@@ -92,10 +100,10 @@ def test_matches_the_per_row_reference(rows, cs, cost):
     p, r = rows
     frame = threshold_trials(p, r, cs, cost)
     expected = reference_trials(p, r, cs, cost)
-    assert list(frame.columns) == list(expected)
-    assert frame.shape == (len(p), len(cs))
-    for name, column in expected.items():
-        assert frame[name].tolist() == column  # the same arithmetic, exactly
+    assert frame.shape == (len(p), len(cs))  # one trial per threshold, none lost to a shared name
+    assert list(frame.columns) == [trial_name(c) for c in cs]
+    for j, column in enumerate(expected.values()):
+        assert frame.iloc[:, j].tolist() == column  # the same arithmetic, exactly
     # without cost a trial's return is at most the absolute forward return
     if cost == 0.0:
         assert (frame.abs().to_numpy() <= np.abs(np.asarray(r))[:, None]).all()
