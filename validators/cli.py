@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     trials = sub.add_parser(
         "trials", help="build returns.csv (strategy trials) from predictions",
-        description="One trial per confidence threshold c: long when p >= c, short when p <= 1 - c, flat "
+        description="One trial per confidence threshold c: long when p >= c, short when 1 - p >= c, flat "
                     "otherwise; minus cost per unit of turnover. Writes one column per threshold.")
     trials.add_argument("predictions", metavar="PREDICTIONS",
                         help="a predictions.csv/.parquet file, or a run directory holding one")
@@ -106,6 +106,8 @@ def _check(args) -> int:
     spec = load_spec(args.spec)
     if args.baseline is not None and not os.path.isdir(args.baseline):
         raise UsageError(f"runverdict: baseline directory {args.baseline!r} not found or not a directory")
+    if args.jobs < 0:
+        raise UsageError(f"runverdict: --jobs must be 0 (one per core) or a positive number, got {args.jobs}")
     if len(args.run_dirs) > 1:
         if args.junit or args.markdown or args.html:
             raise UsageError("runverdict: --junit, --markdown and --html take one RUN_DIR; a sweep writes --json")

@@ -1,8 +1,10 @@
 """Strategy trials built from direction probabilities and realised forward returns.
 
 A trial is one confidence threshold ``c`` in [0.5, 1]: long when ``p >= c``, short when
-``p <= 1 - c``, flat otherwise (at ``c = 0.5`` a probability of exactly 0.5 is both, and
-is flat). Each period's return is ``position * forward_return`` minus ``cost`` per unit of
+the confidence in a fall ``1 - p >= c``, flat otherwise (at ``c = 0.5`` a probability of
+exactly 0.5 is both, and is flat). Both sides compare a confidence with ``c`` the same way,
+so ``p = 0.45`` is short at ``c = 0.55`` exactly as ``p = 0.55`` is long (``p <= 1 - c``
+would not be: ``1 - 0.55`` is ``0.44999999999999996`` in binary floating point). Each period's return is ``position * forward_return`` minus ``cost`` per unit of
 turnover ``|position_t - position_{t-1}|`` (the book starts flat).
 """
 
@@ -26,7 +28,7 @@ def threshold_positions(probability: np.ndarray, threshold: float) -> np.ndarray
     """Positions (+1, 0, -1) for one threshold."""
     p = np.asarray(probability, dtype=np.float64)
     long = p >= threshold
-    short = p <= 1.0 - threshold
+    short = (1.0 - p) >= threshold
     return long.astype(np.int8) - short.astype(np.int8)
 
 
