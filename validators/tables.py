@@ -12,6 +12,9 @@ kernels, never row by row. Outcomes per cell:
 
 Line numbers are exact because a cell may not span lines: a data row ``r`` (0-based) is on
 line ``r + 2`` of the file, the header being line 1.
+
+A file whose size or modification time changes while it is read (training still writing it)
+is refused: see :func:`unchanged_while_read`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import csv
 import hashlib
 import io
 import os
+import stat
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +54,55 @@ def sha256_of(path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _after_read(path) -> None:
+    """Called between the read and the second ``fstat``; tests replace it to change the file there."""
+
+
+def _changed(path, before, after) -> ArtefactError | None:
+    if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
+        return None
+    return ArtefactError(path, f"changed while being read (size {before.st_size} -> {after.st_size}): the run is "
+                               "still being written; rerun when training has finished")
+
+
+@contextmanager
+def unchanged_while_read(path):
+    """Open ``path`` for the duration of a read and refuse the read if the file changed meanwhile.
+
+    Yields the ``os.fstat`` result taken before the read; after it, a second ``fstat`` of the same
+    open file must show the same size and modification time, else ``ArtefactError`` ("changed
+    while being read ... the run is still being written"). That error also replaces any error the
+    read raised, since a half-written file explains it. Missing files, folders and anything but a
+    regular file (a named pipe would block the read forever) are refused first.
+    """
+    path = os.fspath(path)
+    try:  # O_NONBLOCK: opening a named pipe must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise ArtefactError(path, "file not found") from None
+    except OSError as exc:
+        raise ArtefactError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        before = os.fstat(fd)
+        if stat.S_ISDIR(before.st_mode):
+            raise ArtefactError(path, "is a directory, expected a file")
+        if not stat.S_ISREG(before.st_mode):
+            raise ArtefactError(path, "is not a regular file (a named pipe, socket or device?)")
+        try:
+            yield before
+        except ArtefactError:
+            changed = _changed(path, before, os.fstat(fd))
+            if changed is not None:
+                raise changed from None
+            raise
+        _after_read(path)
+        changed = _changed(path, before, os.fstat(fd))
+        if changed is not None:
+            raise changed
+    finally:
+        os.close(fd)
 
 
 def line_of(row: int) -> int:
@@ -84,15 +138,12 @@ def read_table(path, columns: list[str] | None = None, *, skip_missing: bool = F
     raising, so that only the checks that use them fail (``TextTable.numeric`` raises then).
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ArtefactError(path, "file not found")
-    if os.path.isdir(path):
-        raise ArtefactError(path, "is a directory, expected a file")
-    if os.path.getsize(path) == 0:
-        raise ArtefactError(path, "file is empty (0 bytes)")
-    if path.endswith(".parquet"):
-        return _read_parquet(path, columns, skip_missing)
-    return _read_csv(path, columns, skip_missing)
+    with unchanged_while_read(path) as before:
+        if before.st_size == 0:
+            raise ArtefactError(path, "file is empty (0 bytes)")
+        if path.endswith(".parquet"):
+            return _read_parquet(path, columns, skip_missing)
+        return _read_csv(path, columns, skip_missing)
 
 
 def _read_header(path) -> tuple[list[str], bool]:
