@@ -13,8 +13,9 @@ kernels, never row by row. Outcomes per cell:
 Line numbers are exact because a cell may not span lines: a data row ``r`` (0-based) is on
 line ``r + 2`` of the file, the header being line 1.
 
-A file whose size or modification time changes while it is read (training still writing it)
-is refused: see :func:`unchanged_while_read`.
+A file larger than :func:`max_file_bytes` is refused before it is read (it is parsed in
+memory), and so is a file whose size or modification time changes while it is read (training
+still writing it): see :func:`unchanged_while_read`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from .errors import ArtefactError
 
 MAX_CELL_CHARS = 256  # a one-value cell; longer cells are refused before parsing
 MAX_ARRAY_CELL_CHARS = 65_536  # a multi-value cell when the check picks an element
+MAX_FILE_BYTES = 4 << 30  # a predictions or returns file; less on a machine with under 8 GiB of memory
+MAX_FILE_BYTES_ENV = "RUNVERDICT_MAX_FILE_BYTES"  # overrides the limit, in bytes
 MISSING_TOKENS = ("", "nan", "-nan", "+nan", "na", "n/a", "null", "none", "<na>", "#n/a", "nat")
 _NUMBER = r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity)"
 _NUMBER_RE = f"^(?i:{_NUMBER})$"
@@ -54,6 +57,30 @@ def sha256_of(path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def max_file_bytes(path=None) -> int:
+    """The largest predictions or returns file read: ``$RUNVERDICT_MAX_FILE_BYTES`` when set, else
+    the smaller of ``MAX_FILE_BYTES`` (4 GiB) and half the machine's physical memory.
+
+    The whole file is parsed in memory, so a larger one is refused before it is read rather than
+    left to exhaust the memory. A value of the variable that is not a positive integer is an
+    ``ArtefactError`` naming ``path``: never an unlimited read.
+    """
+    raw = os.environ.get(MAX_FILE_BYTES_ENV)
+    if raw is not None and raw.strip():
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise ArtefactError(path, f"${MAX_FILE_BYTES_ENV} must be a positive number of bytes, got {raw!r}")
+        return value
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return MAX_FILE_BYTES
+    return min(MAX_FILE_BYTES, memory // 2) if memory > 0 else MAX_FILE_BYTES
 
 
 def _after_read(path) -> None:
@@ -141,6 +168,12 @@ def read_table(path, columns: list[str] | None = None, *, skip_missing: bool = F
     with unchanged_while_read(path) as before:
         if before.st_size == 0:
             raise ArtefactError(path, "file is empty (0 bytes)")
+        limit = max_file_bytes(path)
+        if before.st_size > limit:
+            raise ArtefactError(
+                path, f"file is {before.st_size} bytes, more than the {limit}-byte limit for a table: refused "
+                      f"before reading (it is parsed in memory); set {MAX_FILE_BYTES_ENV} to a larger number of "
+                      "bytes if the machine has the memory")
         if path.endswith(".parquet"):
             return _read_parquet(path, columns, skip_missing)
         return _read_csv(path, columns, skip_missing)
