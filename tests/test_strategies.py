@@ -195,8 +195,8 @@ PBO_AND_SHARPE = parse_spec(spec_text([
 def test_valid_returns_read_back_exactly(frame):
     with tempfile.TemporaryDirectory() as tmp:
         got = Run(_run_dir(tmp, returns=frame)).returns()
-    assert list(got.columns) == list(frame.columns)
-    np.testing.assert_array_equal(got.to_numpy(), frame.to_numpy(dtype=np.float64))
+    assert list(got.names) == list(frame.columns)
+    np.testing.assert_array_equal(got.values, frame.to_numpy(dtype=np.float64))
 
 
 @pytest.mark.parametrize("kind", RETURNS_DEFECTS)

@@ -492,7 +492,7 @@ class LoadedRun:
 
     @property
     def returns(self):
-        return self._get(self._run.returns).copy()
+        return self._get(self._run.returns).frame()
 
     @property
     def model(self):

@@ -8,6 +8,7 @@ reports the same ``error``.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArtefactError
@@ -21,6 +22,21 @@ CANDIDATES = {
     "model": ("model.keras",),
     "tensorboard": ("logs",),
 }
+
+
+@dataclass(frozen=True)
+class TrialReturns:
+    """Strategy returns: ``values`` is T periods x N trials (float64), one name per trial."""
+
+    names: tuple
+    values: object  # numpy array
+    path: str
+
+    def frame(self):
+        """The same as a ``pandas.DataFrame``, one column per trial."""
+        import pandas as pd
+
+        return pd.DataFrame({n: self.values[:, j] for j, n in enumerate(self.names)}, columns=list(self.names))
 
 
 class Run:
@@ -146,7 +162,7 @@ class Run:
         return self._cached("model", load)
 
     def returns(self):
-        """Strategy returns as a T x N float DataFrame, one column per trial.
+        """Strategy returns (``TrialReturns``): T periods x N trials, one name per trial.
 
         From ``returns.csv``, or built from the predictions when the spec has ``[trials]``.
         """
@@ -154,29 +170,28 @@ class Run:
             return self._cached("returns", self._trials_from_predictions)
 
         def load():
-            import pandas as pd
+            import numpy as np
 
             from .tables import read_table
 
             path = self.path_of("returns")
             table = read_table(path)
-            names = [c for c in table.header if c in table.columns]
-            frame = pd.DataFrame({c: table.numeric(c).values for c in names}, columns=names)
+            names = tuple(c for c in table.header if c in table.columns)
+            values = np.column_stack([table.numeric(c).values for c in names]) if names else np.empty((0, 0))
             self._remember(path)
-            frame.attrs["path"] = os.fspath(path)
-            return frame
+            return TrialReturns(names, values, os.fspath(path))
 
         return self._cached("returns", load)
 
     def _trials_from_predictions(self):
-        from .trials import threshold_trials
+        from .trials import threshold_trial_matrix
 
         t = self.trials
         probability = self.column(t["probability_column"])
         forward = self.column(t["return_column"])
         try:
-            frame = threshold_trials(probability.values, forward.values, t["thresholds"], t["cost"])
+            names, values = threshold_trial_matrix(probability.values, forward.values, t["thresholds"], t["cost"])
         except ValueError as exc:
             raise ArtefactError(probability.path, f"cannot build trials from the predictions: {exc}") from None
-        frame.attrs["path"] = f"{probability.path} ([trials] from {t['probability_column']!r}, {t['return_column']!r})"
-        return frame
+        where = f"{probability.path} ([trials] from {t['probability_column']!r}, {t['return_column']!r})"
+        return TrialReturns(names, values, where)

@@ -11,7 +11,10 @@ kernels, never row by row. Outcomes per cell:
   several values where one is expected): ``ArtefactError`` naming ``file:line:column``.
 
 Line numbers are exact because a cell may not span lines: a data row ``r`` (0-based) is on
-line ``r + 2`` of the file, the header being line 1.
+line ``r + 2`` of the file, the header being line 1. A quoted cell holding a line break is
+refused (naming its line), and so the line numbers of every later row stay true. A blank line
+between rows is a row of missing values; blank lines at the very end of the file are ignored,
+as pandas ignores them.
 
 A file larger than :func:`max_file_bytes` is refused before it is read (it is parsed in
 memory), and so is a file whose size or modification time changes while it is read (training
@@ -266,10 +269,86 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
             f"{row.text[:80]!r}" + (f" ({len(invalid)} such rows)" if len(invalid) > 1 else ""),
             line=row.number,
         )
+    _check_one_row_per_line(path, header, table.num_rows)
+    trailing = _trailing_blank_lines(path)
+    if trailing:
+        table = table.slice(0, max(table.num_rows - trailing, 0))
     if table.num_rows == 0:
         raise ArtefactError(path, "has a header but no data rows", line=2)
     cols = {name: table.column(name).combine_chunks() for name in wanted}
     return TextTable(path, header, cols, table.num_rows, "csv")
+
+
+_CHUNK = 1 << 24
+
+
+def _trailing_blank_lines(path) -> int:
+    """How many empty lines follow the file's last line of text (each is a row of Arrow's)."""
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        want = 4096
+        while True:
+            start = max(size - want, 0)
+            handle.seek(start)
+            tail = handle.read(size - start)
+            text = tail.rstrip(b"\r\n")
+            if text or start == 0:
+                break
+            want *= 16
+    ending = tail[len(text):]
+    breaks = ending.count(b"\n") + ending.count(b"\r") - ending.count(b"\r\n")
+    return max(breaks - 1, 0)  # the first break ends the last line of text
+
+
+def _line_count(path) -> tuple[int, bool]:
+    """Lines of the file (LF, CRLF or CR each end one; a last line without one counts), and whether it
+    holds a double quote at all (without one no cell can span lines)."""
+    breaks = 0
+    quoted = False
+    last = b""
+    carry_cr = False
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            quoted = quoted or b'"' in chunk
+            breaks += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+            if carry_cr and chunk[:1] == b"\n":  # a CRLF cut in two by the chunking
+                breaks -= 1
+            carry_cr = chunk[-1:] == b"\r"
+            last = chunk[-1:]
+    return breaks + (0 if last in (b"\n", b"\r", b"") else 1), quoted
+
+
+def _check_one_row_per_line(path, header, n_rows):
+    """Refuse a quoted cell that spans lines: the line numbers of every row after it would be wrong."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    with open(path, "rb") as handle:  # only a quote can put a line break inside a cell
+        if not any(b'"' in chunk for chunk in iter(lambda: handle.read(_CHUNK), b"")):
+            return
+    lines, _ = _line_count(path)
+    if lines == n_rows + 1:
+        return
+    try:  # find the first such cell, in any column: one thread so rows keep their order
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=lambda row: "skip"),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as exc:
+        raise ArtefactError(path, f"cannot parse CSV: {exc}") from None
+    for index, name in enumerate(table.column_names, start=1):
+        spans = pc.match_substring_regex(table.column(index - 1), r"[\r\n]")
+        if pc.any(spans).as_py():
+            row = _first_true(pc.fill_null(spans, False).combine_chunks())
+            cell = table.column(index - 1)[row].as_py()
+            raise ArtefactError(path, f"row {row}: a quoted cell in column {name!r} spans lines: {cell[:80]!r} "
+                                      "(write one row per line)", line=line_of(row), column=index)
+    raise ArtefactError(path, f"the file has {lines} lines but {n_rows + 1} rows: a quoted cell spans lines "
+                              "(write one row per line)")
 
 
 def _read_parquet(path, columns, skip_missing=False) -> TextTable:
@@ -325,10 +404,12 @@ def parse_cells(array, *, path, column, column_index, element=None, line_numbers
         raise ArtefactError(path, f"column {column!r} has type {t}, expected numbers")
 
     limit = MAX_CELL_CHARS if element is None else MAX_ARRAY_CELL_CHARS
-    too_long = pc.greater(pc.binary_length(pc.fill_null(array, "")), limit)
+    if array.null_count:  # CSV cells are never null (read with strings_can_be_null=False); Parquet's may be
+        array = pc.fill_null(array, "")
+    too_long = pc.greater(pc.binary_length(array), limit)
     if pc.any(too_long).as_py():
         refuse(_first_true(too_long), f"cell longer than {limit} bytes")
-    text = pc.utf8_trim_whitespace(pc.fill_null(array, ""))
+    text = pc.utf8_trim_whitespace(array)
 
     opened = pc.starts_with(text, "[")
     closed = pc.ends_with(text, "]")

@@ -54,12 +54,21 @@ def check_cost(cost) -> None:
 def threshold_trials(probability, forward_return, thresholds=DEFAULT_THRESHOLDS, cost: float = 0.0):
     """Return a T x N ``pandas.DataFrame`` of trial returns, one column per threshold.
 
+    Raises ``ValueError`` as ``threshold_trial_matrix`` does.
+    """
+    import pandas as pd
+
+    names, matrix = threshold_trial_matrix(probability, forward_return, thresholds, cost)
+    return pd.DataFrame({name: matrix[:, j] for j, name in enumerate(names)}, columns=list(names))
+
+
+def threshold_trial_matrix(probability, forward_return, thresholds=DEFAULT_THRESHOLDS, cost: float = 0.0):
+    """``(names, matrix)``: trial names and a T x N float64 array of trial returns (no pandas).
+
     Raises ``ValueError`` for inputs that would make trials meaningless: different lengths,
     non-finite probabilities or returns, probabilities outside [0, 1], thresholds outside
     [0.5, 1], duplicate thresholds, or a negative or non-finite cost.
     """
-    import pandas as pd
-
     p = np.asarray(probability, dtype=np.float64).ravel()
     r = np.asarray(forward_return, dtype=np.float64).ravel()
     if p.shape != r.shape:
@@ -75,9 +84,9 @@ def threshold_trials(probability, forward_return, thresholds=DEFAULT_THRESHOLDS,
     cs = check_thresholds(thresholds)
     check_cost(cost)
 
-    columns = {}
-    for c in cs:
+    matrix = np.empty((p.size, len(cs)), dtype=np.float64)
+    for j, c in enumerate(cs):
         pos = threshold_positions(p, c).astype(np.float64)
         turnover = np.abs(np.diff(pos, prepend=0.0))
-        columns[trial_name(c)] = pos * r - cost * turnover
-    return pd.DataFrame(columns)
+        matrix[:, j] = pos * r - cost * turnover
+    return tuple(trial_name(c) for c in cs), matrix

@@ -17,17 +17,17 @@ TRIAL = Param("trial", "str", "trial column to judge, or 'best' for the highest 
 
 
 def _returns(run):
-    frame = run.returns()
-    path = frame.attrs.get("path", "returns")
-    if frame.shape[1] == 0:
+    returns = run.returns()
+    path = returns.path
+    values = returns.values
+    if values.ndim != 2 or values.shape[1] == 0:
         raise ArtefactError(path, "no trial columns")
-    values = frame.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
         raise ArtefactError(path, f"{int(bad.sum())} returns are NaN, inf or missing; first in trial "
-                            f"{frame.columns[col]!r}, row {row}", line=row + 2, column=col + 1)
-    return frame, values, path
+                            f"{returns.names[col]!r}, row {row}", line=row + 2, column=col + 1)
+    return returns, values, path
 
 
 def _per_period_sharpes(values):
@@ -36,13 +36,13 @@ def _per_period_sharpes(values):
         return np.where(std > 0, values.mean(axis=0) / std, np.nan)
 
 
-def _pick_trial(frame, values, trial, path):
+def _pick_trial(returns, values, trial, path):
     if trial == "best":
         sharpes = _per_period_sharpes(values)
         if not np.isfinite(sharpes).any():
             raise ArtefactError(path, "every trial is constant: no Sharpe ratio is defined")
         return int(np.nanargmax(sharpes))
-    names = [str(c) for c in frame.columns]
+    names = [str(c) for c in returns.names]
     if trial not in names:
         raise ArtefactError(path, f"no trial column {trial!r}; found {', '.join(repr(n) for n in names[:20])}",
                             line=1)
@@ -76,7 +76,7 @@ def pbo_check(run, *, n_splits, metric, bound):
     """
     from ..cscv import PBOError, pbo
 
-    frame, values, path = _returns(run)
+    returns, values, path = _returns(run)
     T, N = values.shape
     if N < 2:
         raise ArtefactError(path, f"{N} trial column: PBO needs at least 2 trials to select among")
@@ -84,10 +84,10 @@ def pbo_check(run, *, n_splits, metric, bound):
         raise ArtefactError(path, f"{T} rows are too few for n_splits = {n_splits} blocks")
     constant = np.flatnonzero(values.max(axis=0) == values.min(axis=0))
     if constant.size:
-        raise ArtefactError(path, f"trial {frame.columns[constant[0]]!r} is constant: its Sharpe ratio is "
+        raise ArtefactError(path, f"trial {returns.names[constant[0]]!r} is constant: its Sharpe ratio is "
                             "undefined; drop it from the returns")
     try:
-        result = pbo(frame, n_splits=n_splits, metric=metric)
+        result = pbo(values, n_splits=n_splits, metric=metric)
     except PBOError as exc:
         return Outcome(False, None, f"PBO is undefined on these returns: {exc}", {"file": path})
     logits = result.logits
@@ -155,9 +155,9 @@ def sharpe(run, *, trial, periods_per_year, bound):
     """Sharpe ratio (mean / std, ddof=1) of one trial, annualised by sqrt(periods_per_year)."""
     from ..sharpe import SharpeError, sharpe_ratio
 
-    frame, values, path = _returns(run)
-    j = _pick_trial(frame, values, trial, path)
-    name = str(frame.columns[j])
+    returns, values, path = _returns(run)
+    j = _pick_trial(returns, values, trial, path)
+    name = str(returns.names[j])
     try:
         value = sharpe_ratio(values[:, j], periods_per_year=periods_per_year)
     except SharpeError as exc:
@@ -193,9 +193,9 @@ def psr(run, *, trial, sr_benchmark, bound):
     """Probabilistic Sharpe ratio (Bailey and López de Prado 2012) of one trial."""
     from ..sharpe import SharpeError, probabilistic_sharpe_ratio_from_returns
 
-    frame, values, path = _returns(run)
-    j = _pick_trial(frame, values, trial, path)
-    name = str(frame.columns[j])
+    returns, values, path = _returns(run)
+    j = _pick_trial(returns, values, trial, path)
+    name = str(returns.names[j])
     try:
         value = probabilistic_sharpe_ratio_from_returns(values[:, j], sr_benchmark)
     except SharpeError as exc:
@@ -222,11 +222,11 @@ def dsr(run, *, trial, bound):
     Sharpe ratio of as many null trials as there are columns, with their Sharpe ratios' variance."""
     from ..sharpe import SharpeError, deflated_sharpe_ratio_from_trials
 
-    frame, values, path = _returns(run)
-    j = _pick_trial(frame, values, trial, path)
-    name = frame.columns[j]
+    returns, values, path = _returns(run)
+    j = _pick_trial(returns, values, trial, path)
+    name = returns.names[j]
     try:
-        value = deflated_sharpe_ratio_from_trials(frame, selected=name)
+        value = deflated_sharpe_ratio_from_trials(values, selected=j)
     except SharpeError as exc:
         return Outcome(False, None, f"DSR of trial {name!r} is undefined: {exc}", {"file": path})
     evidence = {"file": path, "trial": str(name), "trials": int(values.shape[1]), "rows": int(values.shape[0])}
