@@ -119,4 +119,8 @@ def _bound_text(kind, check) -> str:
         return check.bound.describe(subject)
     if check.kind == "config":
         return f"== {check.params['equals']!r}"
+    if check.kind == "architecture":
+        from .kinds.model import EXPECTATIONS
+
+        return ", ".join(f"{key} == {check.params[key]!r}" for key in EXPECTATIONS if check.params.get(key) is not None)
     return ""
