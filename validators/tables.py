@@ -10,11 +10,11 @@ kernels, never row by row. Outcomes per cell:
 * anything else (``x``, ``1,234``, ``[[1]]``, ``[1 ... 9]``, a cell longer than the limit,
   several values where one is expected): ``ArtefactError`` naming ``file:line:column``.
 
-Line numbers are exact because a cell may not span lines: a data row ``r`` (0-based) is on
-line ``r + 2`` of the file, the header being line 1. A quoted cell holding a line break is
-refused (naming its line), and so the line numbers of every later row stay true. A blank line
-between rows is a row of missing values; blank lines at the very end of the file are ignored,
-as pandas ignores them.
+Line numbers are exact: a data row ``r`` (0-based) is on line ``r + 2`` of the file, the
+header being line 1, unless a quoted cell spans lines (pandas wraps a long numpy array at 75
+characters); then each row's line is counted, and errors name the line where the row starts.
+A blank line between rows is a row of missing values; blank lines at the very end of the file
+are ignored, as pandas ignores them.
 
 A file larger than :func:`max_file_bytes` is refused before it is read (it is parsed in
 memory), and so is a file whose size or modification time changes while it is read (training
@@ -143,12 +143,13 @@ def line_of(row: int) -> int:
 class TextTable:
     """Selected columns of a CSV or Parquet file, held as Arrow string arrays until parsed."""
 
-    def __init__(self, path, header: list[str], columns: dict, n_rows: int, kind: str):
+    def __init__(self, path, header: list[str], columns: dict, n_rows: int, kind: str, row_lines=None):
         self.path = os.fspath(path)
         self.header = header
         self.columns = columns  # name -> pyarrow Array (string, numeric or list)
         self.n_rows = n_rows
         self.kind = kind
+        self.row_lines = row_lines  # the file line of each row when a cell spans lines, else None (r + 2)
 
     def index_of(self, name) -> int:
         return self.header.index(name) + 1
@@ -157,7 +158,7 @@ class TextTable:
         """Parse column ``name`` into float64, picking ``element`` of array cells if given."""
         array = self.columns[name]
         values = parse_cells(array, path=self.path, column=name, column_index=self.index_of(name),
-                             element=element, line_numbers=self.kind == "csv")
+                             element=element, line_numbers=self.kind == "csv", row_lines=self.row_lines)
         return Column(name=name, values=values, path=self.path, index=self.index_of(name))
 
 
@@ -232,6 +233,7 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
     if not more:
         raise ArtefactError(path, "has a header but no data rows", line=2)
 
+    quoted = _holds_a_quote(path)  # only a quoted cell can span lines
     invalid = []
 
     def on_invalid(row):
@@ -243,7 +245,8 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
             path,
             read_options=pacsv.ReadOptions(use_threads=use_threads, column_names=header, skip_rows=1),
             # a blank line stays a row (of missing values) so that row r is on line r + 2
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False,
+                                             newlines_in_values=quoted),
             convert_options=pacsv.ConvertOptions(
                 include_columns=wanted,
                 column_types={c: pa.string() for c in wanted},
@@ -269,14 +272,14 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
             f"{row.text[:80]!r}" + (f" ({len(invalid)} such rows)" if len(invalid) > 1 else ""),
             line=row.number,
         )
-    _check_one_row_per_line(path, header, table.num_rows)
+    row_lines = _row_lines(path, header, table.num_rows) if quoted else None
     trailing = _trailing_blank_lines(path)
     if trailing:
         table = table.slice(0, max(table.num_rows - trailing, 0))
     if table.num_rows == 0:
         raise ArtefactError(path, "has a header but no data rows", line=2)
     cols = {name: table.column(name).combine_chunks() for name in wanted}
-    return TextTable(path, header, cols, table.num_rows, "csv")
+    return TextTable(path, header, cols, table.num_rows, "csv", row_lines)
 
 
 _CHUNK = 1 << 24
@@ -300,55 +303,50 @@ def _trailing_blank_lines(path) -> int:
     return max(breaks - 1, 0)  # the first break ends the last line of text
 
 
-def _line_count(path) -> tuple[int, bool]:
-    """Lines of the file (LF, CRLF or CR each end one; a last line without one counts), and whether it
-    holds a double quote at all (without one no cell can span lines)."""
+def _line_count(path) -> int:
+    """Lines of the file: LF, CRLF or CR each end one, and a last line without one counts."""
     breaks = 0
-    quoted = False
     last = b""
     carry_cr = False
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
-            quoted = quoted or b'"' in chunk
             breaks += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
             if carry_cr and chunk[:1] == b"\n":  # a CRLF cut in two by the chunking
                 breaks -= 1
             carry_cr = chunk[-1:] == b"\r"
             last = chunk[-1:]
-    return breaks + (0 if last in (b"\n", b"\r", b"") else 1), quoted
+    return breaks + (0 if last in (b"\n", b"\r", b"") else 1)
 
 
-def _check_one_row_per_line(path, header, n_rows):
-    """Refuse a quoted cell that spans lines: the line numbers of every row after it would be wrong."""
+def _holds_a_quote(path) -> bool:
+    with open(path, "rb") as handle:
+        return any(b'"' in chunk for chunk in iter(lambda: handle.read(_CHUNK), b""))
+
+
+def _row_lines(path, header, n_rows):
+    """The file line of each row when quoted cells span lines, else None (row r is on line r + 2)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    with open(path, "rb") as handle:  # only a quote can put a line break inside a cell
-        if not any(b'"' in chunk for chunk in iter(lambda: handle.read(_CHUNK), b"")):
-            return
-    lines, _ = _line_count(path)
-    if lines == n_rows + 1:
-        return
-    try:  # find the first such cell, in any column: one thread so rows keep their order
+    if _line_count(path) == n_rows + 1:
+        return None
+    try:  # every column, the unread ones too: a line break in any cell moves the rows after it
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(use_threads=False, column_names=header, skip_rows=1),
-            parse_options=pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=lambda row: "skip"),
+            parse_options=pacsv.ParseOptions(ignore_empty_lines=False, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid as exc:
         raise ArtefactError(path, f"cannot parse CSV: {exc}") from None
-    for index, name in enumerate(table.column_names, start=1):
-        spans = pc.match_substring_regex(table.column(index - 1), r"[\r\n]")
-        if pc.any(spans).as_py():
-            row = _first_true(pc.fill_null(spans, False).combine_chunks())
-            cell = table.column(index - 1)[row].as_py()
-            raise ArtefactError(path, f"row {row}: a quoted cell in column {name!r} spans lines: {cell[:80]!r} "
-                                      "(write one row per line)", line=line_of(row), column=index)
-    raise ArtefactError(path, f"the file has {lines} lines but {n_rows + 1} rows: a quoted cell spans lines "
-                              "(write one row per line)")
+    if table.num_rows != n_rows:
+        raise ArtefactError(path, f"cannot tell the line of each row: {n_rows} rows read, then {table.num_rows}")
+    breaks = np.zeros(n_rows, dtype=np.int64)
+    for column in table.columns:
+        breaks += pc.count_substring_regex(column, r"\r\n|\r|\n").to_numpy(zero_copy_only=False)
+    return line_of(np.arange(n_rows, dtype=np.int64)) + np.cumsum(breaks) - breaks
 
 
 def _read_parquet(path, columns, skip_missing=False) -> TextTable:
@@ -377,13 +375,19 @@ def _first_true(mask) -> int:
     return int(pc.index(mask, True).as_py())
 
 
-def parse_cells(array, *, path, column, column_index, element=None, line_numbers=True) -> np.ndarray:
-    """Parse an Arrow array of cells into float64; see the module docstring for the rules."""
+def parse_cells(array, *, path, column, column_index, element=None, line_numbers=True,
+                row_lines=None) -> np.ndarray:
+    """Parse an Arrow array of cells into float64; see the module docstring for the rules.
+
+    ``row_lines``: the file line of each row, when it is not ``row + 2``.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     def where(row):
-        return {"line": line_of(row), "column": column_index} if line_numbers else {"line": None}
+        if not line_numbers:
+            return {"line": None}
+        return {"line": line_of(row) if row_lines is None else int(row_lines[row]), "column": column_index}
 
     def refuse(row, why):
         cell = array[row].as_py()
