@@ -50,9 +50,12 @@ def read_history(path) -> History:
         raise ArtefactError(path, "file is empty (0 bytes)")
     if size > MAX_HISTORY_BYTES:
         raise ArtefactError(path, f"file is {size} bytes, more than the {MAX_HISTORY_BYTES} a history may have")
-    if path.endswith(".json"):
-        return _read_json(path)
-    return _read_csv(path)
+    from .tables import unchanged_while_read
+
+    with unchanged_while_read(path):  # a history still being written is refused, not read half
+        if path.endswith(".json"):
+            return _read_json(path)
+        return _read_csv(path)
 
 
 def _number(text, path, line, column, name):
