@@ -103,6 +103,8 @@ def _read_json(path) -> History:
         raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ArtefactError(path, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
+    except RecursionError:
+        raise ArtefactError(path, "JSON nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("history"), dict):
         data = data["history"]
     if not isinstance(data, dict) or not data:
