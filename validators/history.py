@@ -92,7 +92,8 @@ def _read_csv(path) -> History:
             raise ArtefactError(path, f"row has {len(row)} fields, the header has {len(header)}", line=line)
         for col, (name, cell) in enumerate(zip(header, row), start=1):
             columns[name].append(_number(cell, path, line, col, name))
-    return _from_columns(path, "csv", {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()})
+    return _from_columns(path, "csv", {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()},
+                         lines=[line for line, _ in body])
 
 
 def _read_json(path) -> History:
@@ -125,7 +126,7 @@ def _read_json(path) -> History:
     return _from_columns(path, "json", columns)
 
 
-def _from_columns(path, source, columns) -> History:
+def _from_columns(path, source, columns, lines=None) -> History:
     lengths = {name: len(values) for name, values in columns.items()}
     if len(set(lengths.values())) > 1:
         longest = max(lengths.values())
@@ -140,6 +141,14 @@ def _from_columns(path, source, columns) -> History:
         epochs = np.arange(n, dtype=np.float64)
     elif not np.all(np.isfinite(epochs)):
         raise ArtefactError(path, "the 'epoch' column has missing values")
+    else:  # a restarted training appended to the same file: which epochs would "last" and "best" mean?
+        back = np.flatnonzero(np.diff(epochs) <= 0)
+        if back.size:
+            i = int(back[0]) + 1
+            raise ArtefactError(
+                path, f"the epoch counter goes back from {epochs[i - 1]:g} to {epochs[i]:g} (row {i}): two trainings "
+                      "were appended to one history (CSVLogger(append=True) after a restart?); keep only the epochs "
+                      "of the run being judged", line=lines[i] if lines else None)
     if not columns:
         raise ArtefactError(path, "the history has an epoch column but no metrics")
     return History(path=path, source=source, metrics=columns, epochs=epochs.astype(np.int64))
