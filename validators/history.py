@@ -68,14 +68,30 @@ def _number(text, path, line, column, name):
         raise ArtefactError(path, f"metric {name!r}: {token[:80]!r} is not a number", line=line, column=column) from None
 
 
+def _not_utf8(path) -> ArtefactError:
+    """The error for a file that is not UTF-8, at its first bad byte (a decoding error raised while
+    reading text gives an offset into the chunk being decoded, not into the file)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})", line=line, column=column)
+    return ArtefactError(path, "not UTF-8 text")
+
+
 def _read_csv(path) -> History:
+    reader = None
     try:
         with open(path, "r", encoding="utf-8-sig", newline="") as handle:  # -sig: drop a BOM
-            rows = list(csv.reader(handle))
-    except UnicodeDecodeError as exc:
-        raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
+            reader = csv.reader(handle)
+            rows = list(reader)
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except csv.Error as exc:
-        raise ArtefactError(path, f"not a CSV file: {exc}") from None
+        raise ArtefactError(path, f"not a CSV file: {exc}", line=reader.line_num if reader else None) from None
     header = [h.strip() for h in rows[0]] if rows else []
     if not header or header == [""]:
         raise ArtefactError(path, "the first line is empty: expected a CSVLogger header such as 'epoch,loss,...'",
@@ -100,8 +116,8 @@ def _read_json(path) -> History:
     try:
         with open(path, "r", encoding="utf-8-sig") as handle:
             data = json.load(handle)
-    except UnicodeDecodeError as exc:
-        raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except json.JSONDecodeError as exc:
         raise ArtefactError(path, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
     except RecursionError:
