@@ -22,9 +22,13 @@ def read_config(path) -> dict:
         raise ArtefactError(path, "file is empty (0 bytes)")
     if size > MAX_CONFIG_BYTES:
         raise ArtefactError(path, f"file is {size} bytes, more than the {MAX_CONFIG_BYTES} a config may have")
-    try:
+    from .tables import unchanged_while_read
+
+    with unchanged_while_read(path):  # a config still being written is refused, not read half
         with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8-sig")  # -sig: drop a BOM
+            data = handle.read()
+    try:
+        text = data.decode("utf-8-sig")  # -sig: drop a BOM
     except UnicodeDecodeError as exc:
         raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
     suffix = os.path.splitext(path)[1].lower()
