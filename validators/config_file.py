@@ -62,6 +62,8 @@ def _toml(path, text):
     except tomllib.TOMLDecodeError as exc:
         line, col, msg = _toml_position(exc)
         raise ArtefactError(path, f"invalid TOML: {msg}", line=line, column=col) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ArtefactError(path, "TOML nested too deeply") from None
 
 
 def _yaml(path, text):
