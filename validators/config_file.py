@@ -27,10 +27,14 @@ def read_config(path) -> dict:
     with unchanged_while_read(path):  # a config still being written is refused, not read half
         with open(path, "rb") as handle:
             data = handle.read()
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # drop a BOM
     try:
-        text = data.decode("utf-8-sig")  # -sig: drop a BOM
+        text = data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start})") from None
+        offset = bom + exc.start  # in the file, not in the text after the BOM
+        line = data.count(b"\n", 0, offset) + 1
+        column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+        raise ArtefactError(path, f"not UTF-8 text (byte offset {offset})", line=line, column=column) from None
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".toml":
         data = _toml(path, text)
