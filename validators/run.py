@@ -60,6 +60,13 @@ class Run:
             candidate = self.root / name
             if candidate.exists():
                 return candidate
+            if candidate.is_symlink():  # there, but leading nowhere: never fall back to the next name
+                try:
+                    target = os.readlink(candidate)
+                except OSError:
+                    target = "?"
+                raise ArtefactError(candidate, f"is a symbolic link to {target!r}, which cannot be followed "
+                                               "(its target is missing, or the links form a loop)")
         if not self.root.is_dir():
             raise ArtefactError(self.root, "run directory not found")
         looked = ", ".join(names)
