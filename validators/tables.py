@@ -186,13 +186,19 @@ def read_table(path, columns: list[str] | None = None, *, skip_missing: bool = F
 def _read_header(path) -> tuple[list[str], bool]:
     """The header's names, and whether anything follows the header line."""
     try:
-        with open(path, "r", encoding="utf-8-sig", newline="") as handle:  # -sig: a BOM as Excel writes
-            first = handle.readline(1 << 20)
-            more = handle.read(1) != ""
-    except UnicodeDecodeError as exc:
-        raise ArtefactError(path, f"not UTF-8 text (byte offset {exc.start} of the header)") from None
+        with open(path, "rb") as handle:  # bytes: only the header line is decoded here
+            head = handle.read(1 << 20)
+            beyond = handle.read(1) != b""
     except OSError as exc:
         raise ArtefactError(path, f"cannot read: {exc.strerror or exc}") from None
+    end = min((i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0), default=len(head))
+    more = beyond or end < len(head)
+    bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0  # a BOM as Excel writes
+    try:
+        first = head[bom:end].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArtefactError(path, f"not UTF-8 text (byte offset {bom + exc.start})", line=1,
+                            column=bom + exc.start + 1) from None
     if not first.strip():
         raise ArtefactError(path, "the first line is empty: expected a header row", line=1)
     header = next(csv.reader(io.StringIO(first)))
@@ -261,6 +267,8 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
             invalid.clear()
             table = read(False)
     except pa.ArrowInvalid as exc:
+        if "invalid UTF8" in str(exc):
+            raise _not_utf8(path) from None
         raise ArtefactError(path, f"cannot parse CSV: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ArtefactError(path, f"not UTF-8 text: {exc}") from None
@@ -316,6 +324,42 @@ def _line_count(path) -> int:
             carry_cr = chunk[-1:] == b"\r"
             last = chunk[-1:]
     return breaks + (0 if last in (b"\n", b"\r", b"") else 1)
+
+
+def _not_utf8(path) -> ArtefactError:
+    """The error naming the first byte of the file that is not UTF-8: offset, line and column."""
+    offset = line = 0
+    line_start = 0
+    with open(path, "rb") as handle:
+        pending = b""
+        while True:
+            chunk = handle.read(_CHUNK)
+            data = pending + chunk
+            if not data:
+                return ArtefactError(path, "not UTF-8 text")
+            try:
+                data.decode("utf-8")
+                good = len(data)
+            except UnicodeDecodeError as exc:
+                if chunk and exc.end == len(data) and exc.reason == "unexpected end of data":
+                    good = exc.start  # a character cut by the chunking: decode it with the next chunk
+                else:
+                    at = offset + exc.start
+                    line += data.count(b"\n", 0, exc.start)
+                    newline = data.rfind(b"\n", 0, exc.start)
+                    if newline >= 0:
+                        line_start = offset + newline + 1
+                    return ArtefactError(path, f"not UTF-8 text (byte offset {at})", line=line + 1,
+                                         column=at - line_start + 1)
+            line += data.count(b"\n", 0, good)
+            newline = data.rfind(b"\n", 0, good)
+            if newline >= 0:
+                line_start = offset + newline + 1
+            offset += good
+            pending = data[good:]
+            if not chunk:
+                return ArtefactError(path, f"not UTF-8 text (byte offset {offset})", line=line + 1,
+                                     column=offset - line_start + 1)
 
 
 def _holds_a_quote(path) -> bool:
