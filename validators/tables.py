@@ -269,6 +269,8 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
     except pa.ArrowInvalid as exc:
         if "invalid UTF8" in str(exc):
             raise _not_utf8(path) from None
+        if "straddles" in str(exc):  # a row longer than Arrow's block: say which, not "increase block size"
+            raise _row_too_long(path) from None
         raise ArtefactError(path, f"cannot parse CSV: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ArtefactError(path, f"not UTF-8 text: {exc}") from None
@@ -360,6 +362,28 @@ def _not_utf8(path) -> ArtefactError:
             if not chunk:
                 return ArtefactError(path, f"not UTF-8 text (byte offset {offset})", line=line + 1,
                                      column=offset - line_start + 1)
+
+
+_BLOCK = 1 << 20  # pyarrow.csv.ReadOptions' default block_size: no row may be longer
+
+
+def _row_too_long(path) -> ArtefactError:
+    """The error naming the first line longer than a block, which Arrow cannot read."""
+    line, length = 1, 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            start = 0
+            while True:
+                end = chunk.find(b"\n", start)
+                length += (len(chunk) if end < 0 else end) - start
+                if length > _BLOCK:
+                    return ArtefactError(path, f"the line is longer than {_BLOCK} bytes, which no row may be (a cell "
+                                               f"may hold {MAX_CELL_CHARS} characters, {MAX_ARRAY_CELL_CHARS} when "
+                                               "the check picks an element): refused before parsing", line=line)
+                if end < 0:
+                    break
+                line, length, start = line + 1, 0, end + 1
+    return ArtefactError(path, f"a row is longer than {_BLOCK} bytes, which no row may be: refused before parsing")
 
 
 def _holds_a_quote(path) -> bool:
