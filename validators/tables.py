@@ -261,13 +261,15 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
             ),
         )
 
+    undecodable = []
     try:
-        table = read(True)
-        if invalid:  # read again on one thread: only then does Arrow know the line numbers
-            invalid.clear()
-            table = read(False)
+        with _undecodable_rows(undecodable):
+            table = read(True)
+            if invalid:  # read again on one thread: only then does Arrow know the line numbers
+                invalid.clear()
+                table = read(False)
     except pa.ArrowInvalid as exc:
-        if "invalid UTF8" in str(exc):
+        if "invalid UTF8" in str(exc) or undecodable:
             raise _not_utf8(path) from None
         if "straddles" in str(exc):  # a row longer than Arrow's block: say which, not "increase block size"
             raise _row_too_long(path) from None
@@ -362,6 +364,28 @@ def _not_utf8(path) -> ArtefactError:
             if not chunk:
                 return ArtefactError(path, f"not UTF-8 text (byte offset {offset})", line=line + 1,
                                      column=offset - line_start + 1)
+
+
+@contextmanager
+def _undecodable_rows(seen: list):
+    """Arrow decodes an invalid row's text before calling the handler; when the row is not UTF-8 that
+    fails inside Arrow's callback, which Python reports as "Exception ignored ... Traceback" on stderr
+    while Arrow raises a parse error without a line. Record those instead of printing them."""
+    import sys
+
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            seen.append(unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 _BLOCK = 1 << 20  # pyarrow.csv.ReadOptions' default block_size: no row may be longer
