@@ -24,9 +24,8 @@ def read_config(path) -> dict:
         raise ArtefactError(path, f"file is {size} bytes, more than the {MAX_CONFIG_BYTES} a config may have")
     from .tables import unchanged_while_read
 
-    with unchanged_while_read(path):  # a config still being written is refused, not read half
-        with open(path, "rb") as handle:
-            data = handle.read()
+    with unchanged_while_read(path), open(path, "rb") as handle:  # a config still being written is refused
+        data = handle.read()
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # drop a BOM
     try:
         text = data[bom:].decode("utf-8")
