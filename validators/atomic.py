@@ -39,6 +39,16 @@ def write_atomic(path, data: str | bytes) -> None:
 
 
 def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux 4.7+): setting
+    it to 0 and back would, for that instant, give files other threads create (a training process
+    has many) permissions 0666/0777."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
