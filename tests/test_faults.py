@@ -418,3 +418,21 @@ def test_report_dict_of_a_fault_is_strict_json(tmp_path):
     run_dir = fixture_copy(tmp_path)
     (run_dir / "predictions.csv").write_bytes(b"")
     json.dumps(report_dict(evaluate(load_spec(SPEC), run_dir)), allow_nan=False)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the umask from /proc/self/status")
+def test_writing_a_report_never_changes_the_umask(tmp_path, capsys, monkeypatch):
+    # os.umask(0) and back would leave, for an instant, every file another thread creates world-writable
+    def changed(mask):
+        raise AssertionError(f"os.umask({mask:o}) called while writing a report")
+
+    previous = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", changed)
+        code = cli.main(["check", os.fspath(RUNS / "run3_relu"), "--spec", os.fspath(SPEC), "--quiet",
+                         "--json", os.fspath(tmp_path / "verdict.json")])
+        monkeypatch.undo()
+    finally:
+        os.umask(previous)
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "verdict.json").stat().st_mode & 0o777 == 0o640
