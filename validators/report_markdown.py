@@ -123,7 +123,8 @@ def md(text) -> str:
     """Escape ``text`` for Markdown prose or a table cell: punctuation, HTML, newlines."""
     text = printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    return text.replace("\n", "<br>")
 
 
 def cell(text, limit=CELL_LIMIT) -> str:

@@ -111,7 +111,10 @@ class Run:
 
             path = self.path_of("predictions")
             table = read_table(path, self._wanted_columns or None, skip_missing=True)
-            self._remember(path)
+            if table.sha256 is not None:
+                self.files[os.fspath(path)] = table.sha256
+            else:
+                self._remember(path)
             return table
 
         return self._cached("predictions", load)

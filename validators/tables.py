@@ -150,6 +150,7 @@ class TextTable:
         self.n_rows = n_rows
         self.kind = kind
         self.row_lines = row_lines  # the file line of each row when a cell spans lines, else None (r + 2)
+        self.sha256 = None  # of the file as read, when the reader computed it on the way
 
     def index_of(self, name) -> int:
         return self.header.index(name) + 1
@@ -239,7 +240,7 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
     if not more:
         raise ArtefactError(path, "has a header but no data rows", line=2)
 
-    quoted = _holds_a_quote(path)  # only a quoted cell can span lines
+    quoted, digest = _scan(path)  # only a quoted cell can span lines; the hash is for the report
     invalid = []
 
     def on_invalid(row):
@@ -291,7 +292,9 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
     if table.num_rows == 0:
         raise ArtefactError(path, "has a header but no data rows", line=2)
     cols = {name: table.column(name).combine_chunks() for name in wanted}
-    return TextTable(path, header, cols, table.num_rows, "csv", row_lines)
+    out = TextTable(path, header, cols, table.num_rows, "csv", row_lines)
+    out.sha256 = digest
+    return out
 
 
 _CHUNK = 1 << 24
@@ -411,8 +414,18 @@ def _row_too_long(path) -> ArtefactError:
 
 
 def _holds_a_quote(path) -> bool:
+    return _scan(path)[0]
+
+
+def _scan(path) -> tuple[bool, str]:
+    """One pass over the file: does it hold a quote character, and its SHA-256."""
+    digest = hashlib.sha256()
+    quoted = False
     with open(path, "rb") as handle:
-        return any(b'"' in chunk for chunk in iter(lambda: handle.read(_CHUNK), b""))
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+            quoted = quoted or b'"' in chunk
+    return quoted, digest.hexdigest()
 
 
 def _row_lines(path, header, n_rows):
@@ -502,9 +515,9 @@ def parse_cells(array, *, path, column, column_index, element=None, line_numbers
     limit = MAX_CELL_CHARS if element is None else MAX_ARRAY_CELL_CHARS
     if array.null_count:  # CSV cells are never null (read with strings_can_be_null=False); Parquet's may be
         array = pc.fill_null(array, "")
-    too_long = pc.greater(pc.binary_length(array), limit)
-    if pc.any(too_long).as_py():
-        refuse(_first_true(too_long), f"cell longer than {limit} bytes")
+    too_long = _ints(pc.binary_length(array)) > limit
+    if too_long.any():
+        refuse(int(np.argmax(too_long)), f"cell longer than {limit} bytes")
     text = pc.utf8_trim_whitespace(array)
 
     opened = pc.starts_with(text, "[")
@@ -577,10 +590,24 @@ def _fast_numbers(text, opened, bracketed):
         values = pc.cast(inner, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    out = values.to_numpy(zero_copy_only=False)
+    out = _floats(values)
     if np.isnan(out).any():
         return None
     return out
+
+
+def _floats(array) -> np.ndarray:
+    """A float64 Arrow array without nulls as numpy, by its buffer (``to_numpy`` imports pandas)."""
+    if array.null_count == 0 and len(array):
+        return np.frombuffer(array.buffers()[1], dtype=np.float64, count=len(array), offset=8 * array.offset)
+    return array.to_numpy(zero_copy_only=False)
+
+
+def _ints(array) -> np.ndarray:
+    """An int32 Arrow array without nulls (lengths) as numpy, by its buffer."""
+    if array.null_count == 0 and len(array):
+        return np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array), offset=4 * array.offset)
+    return array.to_numpy(zero_copy_only=False)
 
 
 def _parse_lists(array, *, path, column, element, refuse):
