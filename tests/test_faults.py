@@ -291,8 +291,6 @@ def test_an_unchanged_file_is_read_as_usual(tmp_path, monkeypatch):
     assert table.n_rows == 1000 and calls == [os.fspath(RUNS / "run3_relu" / "predictions.csv")]
 
 
-@pytest.mark.xfail(strict=True, reason="validators/keras_archive.py reads model.keras without the size/mtime "
-                                       "check the other loaders have: a model rewritten during the read passes")
 def test_a_model_rewritten_during_the_read_is_refused(tmp_path, monkeypatch):
     from validators import keras_archive
     from validators.gate import evaluate

@@ -373,8 +373,15 @@ def _entry_name(entry: dict) -> str | None:
 
 def read_keras_archive(path) -> KerasArchive:
     """Read and check a ``.keras`` file's ``config.json`` (see the module docstring)."""
+    from .tables import unchanged_while_read
+
     path = os.fspath(path)
-    raw_config, raw_metadata = _open_members(path)
+    if not os.path.exists(path):
+        raise ArtefactError(path, "no such file")
+    if os.path.isdir(path):
+        raise ArtefactError(path, "is a directory, not a .keras file")
+    with unchanged_while_read(path):  # a model Keras is still saving is refused, never half read
+        raw_config, raw_metadata = _open_members(path)
     config = _json(path, "config.json", raw_config)
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
         raise ArtefactError(path, f"{_NOT_A_ZIP} (config.json does not hold a serialised Keras model)")

@@ -81,6 +81,8 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
     except tomllib.TOMLDecodeError as exc:
         line, col, msg = _toml_position(exc)
         raise SpecError(path, f"TOML syntax error: {msg}", line=line, column=col) from None
+    except RecursionError:
+        raise SpecError(path, "TOML nested too deeply to read: a spec needs a few levels at most") from None
     locator = _Locator(text)
 
     for key in raw:

@@ -75,11 +75,16 @@ def history(run, *, metric, epoch, monitor, mode, bound):
     recorded = int(hist.epochs[index])
     nonfinite = ~np.isfinite(values)
     evidence.update(file=hist.path, source=hist.source, epoch=recorded, epochs=hist.n_epochs)
-    if nonfinite.any():
-        evidence["nonfinite_epochs"] = [int(hist.epochs[i]) for i in np.flatnonzero(nonfinite)[:5]]
     message = f"{metric} = {value!r} at epoch {recorded} ({evidence['epoch_rule']})"
     if epoch == "best" and monitor == metric:
         message = f"{metric} = {value!r} at its best epoch {recorded}"
+    if nonfinite.any():  # a NaN or inf anywhere in training fails, whatever the judged epoch shows
+        epochs = [int(hist.epochs[i]) for i in np.flatnonzero(nonfinite)]
+        evidence["nonfinite_epochs"] = epochs[:5]
+        evidence["nonfinite_count"] = len(epochs)
+        shown = ", ".join(str(e) for e in epochs[:5]) + (", ..." if len(epochs) > 5 else "")
+        return Outcome(False, value, f"{message}; but {metric} is NaN or inf at {len(epochs)} epoch"
+                       f"{'s' if len(epochs) > 1 else ''} ({shown}): training was unstable", evidence)
     return Outcome(bound.contains(value), value, message, evidence)
 
 
