@@ -309,3 +309,15 @@ def test_console_script_help_imports_nothing_heavy(procs):
 def test_import_validators_imports_nothing_heavy(procs):
     assert procs["import_importtime"].returncode == 0
     assert not imported_top_level(procs["import_importtime"]) & set(HEAVY)
+
+
+def test_a_full_stdout_is_exit_2_with_a_message_not_an_internal_error():
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "validators", "check", str(Path(SPEC).parent.parent / "fixtures"
+                               / "runs" / "run3_relu"), "--spec", str(SPEC)], stdout=full, stderr=subprocess.PIPE,
+                              text=True)
+    assert done.returncode == 2, done.stderr
+    assert "cannot write the report to standard output" in done.stderr and "internal error" not in done.stderr

@@ -88,14 +88,45 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("runverdict: interrupted", file=sys.stderr)
         return int(ExitCode.INTERNAL)
+    except BrokenPipeError:  # `runverdict ... | head`: the reader left; the verdict stands in the exit code
+        _silence_stdout()
+        return int(ExitCode.ERROR)
+    except OSError as exc:
+        if exc.filename is None and getattr(sys.stdout, "closed", False) is False and _is_stdout_error(exc):
+            _silence_stdout()
+            print(f"runverdict: cannot write the report to standard output: {exc.strerror or exc}", file=sys.stderr)
+            return int(ExitCode.ERROR)
+        return _internal_error(exc, debug)
     except Exception as exc:  # a bug: one line, traceback only on request
-        if debug:
-            import traceback
+        return _internal_error(exc, debug)
 
-            traceback.print_exc()
-        print(f"runverdict: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-              file=sys.stderr)
-        return int(ExitCode.INTERNAL)
+
+def _internal_error(exc, debug) -> int:
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    print(f"runverdict: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+          file=sys.stderr)
+    return int(ExitCode.INTERNAL)
+
+
+def _is_stdout_error(exc: OSError) -> bool:
+    import errno
+
+    return exc.errno in (errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EBADF)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _check(args) -> int:

@@ -31,9 +31,12 @@ def _returns(run):
 
 
 def _per_period_sharpes(values):
+    """Per-trial mean / std (ddof 1); NaN for a trial that is exactly constant (its std is 0,
+    or a rounding residue such as 1e-19 that would make a huge Sharpe ratio)."""
     std = values.std(axis=0, ddof=1)
+    constant = values.max(axis=0) == values.min(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(std > 0, values.mean(axis=0) / std, np.nan)
+        return np.where(~constant & (std > 0), values.mean(axis=0) / std, np.nan)
 
 
 def _pick_trial(returns, values, trial, path):
@@ -87,7 +90,7 @@ def pbo_check(run, *, n_splits, metric, bound):
         raise ArtefactError(path, f"trial {returns.names[constant[0]]!r} is constant: its Sharpe ratio is "
                             "undefined; drop it from the returns")
     try:
-        result = pbo(values, n_splits=n_splits, metric=metric)
+        result = pbo(_Named(returns.names, values), n_splits=n_splits, metric=metric)
     except PBOError as exc:
         return Outcome(False, None, f"PBO is undefined on these returns: {exc}", {"file": path})
     logits = result.logits
@@ -116,6 +119,17 @@ def pbo_check(run, *, n_splits, metric, bound):
                f"{evidence['logit_median']!r}, max {evidence['logit_max']!r}; probability of loss "
                f"{result.probability_of_loss!r})")
     return Outcome(bound.contains(result.pbo), result.pbo, message, evidence)
+
+
+class _Named:
+    """Trial names beside the matrix, the way ``pbo`` reads a DataFrame's (without pandas)."""
+
+    def __init__(self, names, values):
+        self.columns = tuple(names)
+        self.values = values
+
+    def to_numpy(self, dtype=None, na_value=None):
+        return self.values
 
 
 def _histogram(logits, bins=20) -> dict:
