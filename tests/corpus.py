@@ -648,7 +648,7 @@ def cases() -> Iterator[Case]:
                ("monitor 'val_direction_auc' has no finite value in 21 epochs",))
     yield Case("loss-nan-mid-training", 19, "loss `nan` at epoch 10, finite at the last",
                set_cell("history.csv", 12, "volatility_loss", "nan"), 1, {"volatility-loss": FAIL},
-               ("volatility_loss", "NaN or inf at 1 epoch (10)"))
+               ("volatility_loss", "not finite (nan or inf) at 1 epoch (10)"))
 
     # 20. PBO undefined
     yield Case("pbo-undefined", 20, "a trial flat over half the blocks (PBO undefined)",

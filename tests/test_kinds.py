@@ -335,7 +335,7 @@ def test_history_nan_monitor_is_never_best(tmp_path):
     run_dir = make_run(tmp_path / "run", history=hist)
     r = judge(run_dir, BEST_AUC)
     assert r.evidence["epoch"] == 3 and r.observed == 0.68  # NaN is never chosen as the best epoch
-    assert r.status == "fail" and "NaN or inf at 1 epoch (5)" in r.message  # but a NaN in training fails
+    assert r.status == "fail" and "not finite (nan or inf) at 1 epoch (5)" in r.message  # but a NaN in training fails
     hist["val_direction_auc"] = math.nan
     run_dir = make_run(tmp_path / "run2", history=hist)
     r = judge(run_dir, BEST_AUC)

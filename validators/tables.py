@@ -224,9 +224,6 @@ def _check_columns(path, header, wanted):
 
 
 def _read_csv(path, columns, skip_missing=False) -> TextTable:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     header, more = _read_header(path)
     wanted = list(header) if columns is None else list(dict.fromkeys(columns))
     if columns is None:
@@ -240,7 +237,40 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
     if not more:
         raise ArtefactError(path, "has a header but no data rows", line=2)
 
-    quoted, digest = _scan(path)  # only a quoted cell can span lines; the hash is for the report
+    # One pass hashes the file and looks for a quote (only a quoted cell can span lines), on a
+    # thread beside Arrow's read, which assumes no quoted line breaks; a file that holds a quote
+    # is read again allowing them (rare: numbers need no quotes).
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scan = pool.submit(_scan, path)
+        try:
+            table = _arrow_read(path, header, wanted, quoted=False)
+            failure = None
+        except ArtefactError as exc:
+            table, failure = None, exc
+        quoted, digest = scan.result()
+    if quoted:
+        table = _arrow_read(path, header, wanted, quoted=True)
+    elif failure is not None:
+        raise failure
+    row_lines = _row_lines(path, header, table.num_rows) if quoted else None
+    trailing = _trailing_blank_lines(path)
+    if trailing:
+        table = table.slice(0, max(table.num_rows - trailing, 0))
+    if table.num_rows == 0:
+        raise ArtefactError(path, "has a header but no data rows", line=2)
+    cols = {name: table.column(name).combine_chunks() for name in wanted}
+    out = TextTable(path, header, cols, table.num_rows, "csv", row_lines)
+    out.sha256 = digest
+    return out
+
+
+def _arrow_read(path, header, wanted, quoted):
+    """Arrow's read of the ``wanted`` columns as text; every problem an ``ArtefactError`` with its line."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     invalid = []
 
     def on_invalid(row):
@@ -285,16 +315,7 @@ def _read_csv(path, columns, skip_missing=False) -> TextTable:
             f"{row.text[:80]!r}" + (f" ({len(invalid)} such rows)" if len(invalid) > 1 else ""),
             line=row.number,
         )
-    row_lines = _row_lines(path, header, table.num_rows) if quoted else None
-    trailing = _trailing_blank_lines(path)
-    if trailing:
-        table = table.slice(0, max(table.num_rows - trailing, 0))
-    if table.num_rows == 0:
-        raise ArtefactError(path, "has a header but no data rows", line=2)
-    cols = {name: table.column(name).combine_chunks() for name in wanted}
-    out = TextTable(path, header, cols, table.num_rows, "csv", row_lines)
-    out.sha256 = digest
-    return out
+    return table
 
 
 _CHUNK = 1 << 24

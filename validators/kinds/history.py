@@ -83,7 +83,7 @@ def history(run, *, metric, epoch, monitor, mode, bound):
         evidence["nonfinite_epochs"] = epochs[:5]
         evidence["nonfinite_count"] = len(epochs)
         shown = ", ".join(str(e) for e in epochs[:5]) + (", ..." if len(epochs) > 5 else "")
-        return Outcome(False, value, f"{message}; but {metric} is NaN or inf at {len(epochs)} epoch"
+        return Outcome(False, value, f"{message}; but {metric} is not finite (nan or inf) at {len(epochs)} epoch"
                        f"{'s' if len(epochs) > 1 else ''} ({shown}): training was unstable", evidence)
     return Outcome(bound.contains(value), value, message, evidence)
 
