@@ -319,6 +319,7 @@ def _arrow_read(path, header, wanted, quoted):
 
 
 _CHUNK = 1 << 24
+_SCAN_CHUNK = 1 << 20  # small: the scan runs beside Arrow's read and should add little memory
 
 
 def _trailing_blank_lines(path) -> int:
@@ -443,7 +444,7 @@ def _scan(path) -> tuple[bool, str]:
     digest = hashlib.sha256()
     quoted = False
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+        for chunk in iter(lambda: handle.read(_SCAN_CHUNK), b""):
             digest.update(chunk)
             quoted = quoted or b'"' in chunk
     return quoted, digest.hexdigest()
@@ -539,6 +540,10 @@ def parse_cells(array, *, path, column, column_index, element=None, line_numbers
     too_long = _ints(pc.binary_length(array)) > limit
     if too_long.any():
         refuse(int(np.argmax(too_long)), f"cell longer than {limit} bytes")
+    if element is None:
+        plain = _untrimmed_numbers(array)
+        if plain is not None:
+            return plain
     text = pc.utf8_trim_whitespace(array)
 
     opened = pc.starts_with(text, "[")
@@ -615,6 +620,29 @@ def _fast_numbers(text, opened, bracketed):
     if np.isnan(out).any():
         return None
     return out
+
+
+def _untrimmed_numbers(array):
+    """The commonest case, as pandas writes it: every cell ``[number]`` or every cell a number,
+    without spaces. No trimming; any other cell (or a NaN) returns None for the full rules."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    opened = pc.starts_with(array, "[")
+    if pc.all(opened).as_py():
+        if not pc.all(pc.ends_with(array, "]")).as_py():
+            return None
+        inner = pc.utf8_slice_codeunits(array, 1, -1)
+    elif not pc.any(opened).as_py():
+        inner = array
+    else:
+        return None
+    try:
+        values = pc.cast(inner, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    out = _floats(values)
+    return None if np.isnan(out).any() else out
 
 
 def _floats(array) -> np.ndarray:
