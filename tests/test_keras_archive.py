@@ -7,10 +7,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from factory import dense, functional, keras_file, make_zip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factory import dense, functional, keras_file, make_zip
 from validators import keras_archive as ka
 from validators.errors import ArtefactError
 from validators.keras_archive import (

@@ -9,11 +9,11 @@ from validators.registry import load_builtin_kinds
 from validators.spec import parse_spec
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-TOML_BLOCKS = re.findall(r"```toml\n(.*?)```", README, flags=re.S)
+TOML_BLOCKS = re.findall(r"```toml\n(.*?)```", README, flags=re.DOTALL)
 
 
 def test_readme_starts_with_the_two_commands():
-    first_block = re.search(r"```sh\n(.*?)```", README, flags=re.S).group(1).strip().splitlines()
+    first_block = re.search(r"```sh\n(.*?)```", README, flags=re.DOTALL).group(1).strip().splitlines()
     assert [line.split()[:2] for line in first_block] == [["make", "demo"], ["make", "test"]]
 
 
@@ -40,4 +40,4 @@ def test_exit_codes_table_matches_the_enum():
     from validators.exitcodes import ExitCode
 
     for code in ExitCode:
-        assert re.search(rf"^\| {int(code)} \|", README, flags=re.M), code
+        assert re.search(rf"^\| {int(code)} \|", README, flags=re.MULTILINE), code

@@ -63,7 +63,7 @@ class Bound:
                 )
 
     @classmethod
-    def from_mapping(cls, mapping) -> "Bound":
+    def from_mapping(cls, mapping) -> Bound:
         return cls(**{key: mapping[key] for key in BOUND_KEYS if key in mapping})
 
     @property
@@ -97,9 +97,7 @@ class Bound:
             return False
         if self.lt is not None and not x < self.lt:
             return False
-        if self.le is not None and not x <= self.le:
-            return False
-        return True
+        return self.le is None or x <= self.le
 
     def mask(self, values):
         """Vectorised ``contains`` over a numpy array: NaN and inf are outside."""

@@ -97,7 +97,7 @@ def main(argv=None) -> int:
             print(f"runverdict: cannot write the report to standard output: {exc.strerror or exc}", file=sys.stderr)
             return int(ExitCode.ERROR)
         return _internal_error(exc, debug)
-    except Exception as exc:  # a bug: one line, traceback only on request
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, traceback only on request
         return _internal_error(exc, debug)
 
 
@@ -205,7 +205,7 @@ def _gate_one(spec, run_dir, baseline):
 
         report = evaluate(spec, run_dir, baseline_dir=baseline)
         return render(report), report_dict(report), int(report.exit_code)
-    except Exception as exc:  # a bug in one run must not hide the others
+    except Exception as exc:  # noqa: BLE001 - a bug in one run must not hide the others
         return f"runverdict: internal error on {run_dir}: {type(exc).__name__}: {exc}\n", None, 3
 
 

@@ -159,4 +159,4 @@ def _head_config(layer) -> dict:
     return out
 
 
-__all__ = ["RunVerdict", "GateFailed"]
+__all__ = ["GateFailed", "RunVerdict"]

@@ -8,8 +8,9 @@ Registration refuses a duplicate name and a declared parameter the function does
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .bounds import is_number
 

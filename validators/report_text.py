@@ -64,8 +64,8 @@ def render(report, colour: bool = False) -> str:
 def _baseline_lines(comparison) -> list[str]:
     rows = [d for d in comparison.rows if d.change != "same"]
     same = len(comparison.rows) - len(rows)
-    lines = [f"Compared with baseline {comparison.baseline_dir} (its verdict: {comparison.baseline_verdict}; "
-             f"{same} value{'s' if same != 1 else ''} unchanged, not listed):"]
+    lines = [(f"Compared with baseline {comparison.baseline_dir} (its verdict: {comparison.baseline_verdict}; "
+              f"{same} value{'s' if same != 1 else ''} unchanged, not listed):")]
     width = max([4] + [len(d.name) for d in rows])
     for d in rows:
         delta = "-" if d.delta is None else f"{d.delta:+}"

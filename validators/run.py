@@ -44,7 +44,7 @@ class Run:
         self.root = Path(root)
         self.overrides = dict(overrides or {})
         self.trials = trials
-        self.baseline: "Run | None" = None  # the baseline run, for delta checks and advice
+        self.baseline: Run | None = None  # the baseline run, for delta checks and advice
         self.allow_first_run = False
         self._wanted_columns = list(prediction_columns or [])
         self._cache: dict = {}
