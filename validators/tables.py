@@ -443,10 +443,13 @@ def _scan(path) -> tuple[bool, str]:
     """One pass over the file: does it hold a quote character, and its SHA-256."""
     digest = hashlib.sha256()
     quoted = False
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_SCAN_CHUNK), b""):
-            digest.update(chunk)
-            quoted = quoted or b'"' in chunk
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(_SCAN_CHUNK), b""):
+                digest.update(chunk)
+                quoted = quoted or b'"' in chunk
+    except OSError as exc:
+        raise ArtefactError(path, f"cannot read: {exc.strerror or exc}") from None
     return quoted, digest.hexdigest()
 
 
