@@ -31,6 +31,7 @@ class TrialReturns:
     names: tuple
     values: object  # numpy array
     path: str
+    sha256: str | None = None  # of returns.csv as read; None when built from predictions
 
     def frame(self):
         """The same as a ``pandas.DataFrame``, one column per trial."""
@@ -84,40 +85,29 @@ class Run:
             raise value
         return value
 
-    def _remember(self, path):
-        from .tables import sha256_of
+    def _artefact(self, artefact, read):
+        """``read(path)`` of ``artefact``, once; the file's SHA-256 is kept for the report.
 
-        path = Path(path)
-        try:
-            if path.is_dir():
-                import hashlib
+        A reader that hashed the file on its way (``.sha256`` on what it returns) is not read again.
+        """
 
-                digest = hashlib.sha256()
-                for f in sorted(p for p in path.rglob("*") if p.is_file()):
-                    digest.update(str(f.relative_to(path)).encode())
-                    digest.update(sha256_of(f).encode())
-                self.files[os.fspath(path)] = digest.hexdigest()
-            elif path.is_file():
-                self.files[os.fspath(path)] = sha256_of(path)
-        except OSError:
-            pass
+        def load():
+            path = self.path_of(artefact)
+            value = read(path)
+            digest = getattr(value, "sha256", None) or _sha256_of(path)
+            if digest is not None:
+                self.files[os.fspath(path)] = digest
+            return value
+
+        return self._cached(artefact, load)
 
     # -- artefacts ------------------------------------------------------------------------
     def predictions(self):
         """The predictions file, with every column any check of the spec needs."""
+        from .tables import read_table
 
-        def load():
-            from .tables import read_table
-
-            path = self.path_of("predictions")
-            table = read_table(path, self._wanted_columns or None, skip_missing=True)
-            if table.sha256 is not None:
-                self.files[os.fspath(path)] = table.sha256
-            else:
-                self._remember(path)
-            return table
-
-        return self._cached("predictions", load)
+        return self._artefact("predictions",
+                              lambda path: read_table(path, self._wanted_columns or None, skip_missing=True))
 
     def column(self, name: str, element: int | None = None):
         """One parsed predictions column (a ``tables.Column``)."""
@@ -137,39 +127,20 @@ class Run:
         return self._cached(("column", name, element), load)
 
     def history(self):
-        def load():
-            from .history import read_history
+        from .history import read_history
 
-            path = self.path_of("history")
-            history = read_history(path)
-            self._remember(path)
-            return history
-
-        return self._cached("history", load)
+        return self._artefact("history", read_history)
 
     def config(self) -> dict:
-        def load():
-            from .config_file import read_config
+        from .config_file import read_config
 
-            path = self.path_of("config")
-            config = read_config(path)
-            self._remember(path)
-            return config
-
-        return self._cached("config", load)
+        return self._artefact("config", read_config)
 
     def model(self):
         """The saved model's architecture (``keras_archive.KerasArchive``), read as data."""
+        from .keras_archive import read_keras_archive
 
-        def load():
-            from .keras_archive import read_keras_archive
-
-            path = self.path_of("model")
-            archive = read_keras_archive(path)
-            self._remember(path)
-            return archive
-
-        return self._cached("model", load)
+        return self._artefact("model", read_keras_archive)
 
     def returns(self):
         """Strategy returns (``TrialReturns``): T periods x N trials, one name per trial.
@@ -178,20 +149,7 @@ class Run:
         """
         if self.trials is not None:
             return self._cached("returns", self._trials_from_predictions)
-
-        def load():
-            import numpy as np
-
-            from .tables import read_table
-
-            path = self.path_of("returns")
-            table = read_table(path)
-            names = tuple(c for c in table.header if c in table.columns)
-            values = np.column_stack([table.numeric(c).values for c in names]) if names else np.empty((0, 0))
-            self._remember(path)
-            return TrialReturns(names, values, os.fspath(path))
-
-        return self._cached("returns", load)
+        return self._artefact("returns", _read_returns)
 
     def _trials_from_predictions(self):
         from .trials import threshold_trial_matrix
@@ -205,3 +163,33 @@ class Run:
             raise ArtefactError(probability.path, f"cannot build trials from the predictions: {exc}") from None
         where = f"{probability.path} ([trials] from {t['probability_column']!r}, {t['return_column']!r})"
         return TrialReturns(names, values, where)
+
+
+def _read_returns(path) -> TrialReturns:
+    import numpy as np
+
+    from .tables import read_table
+
+    table = read_table(path)
+    names = tuple(c for c in table.header if c in table.columns)
+    values = np.column_stack([table.numeric(c).values for c in names]) if names else np.empty((0, 0))
+    return TrialReturns(names, values, os.fspath(path), table.sha256)
+
+
+def _sha256_of(path) -> str | None:
+    """SHA-256 of a file, or of a folder's files (names and contents); None if it cannot be read."""
+    import hashlib
+
+    from .tables import sha256_of
+
+    path = Path(path)
+    try:
+        if path.is_dir():
+            digest = hashlib.sha256()
+            for f in sorted(p for p in path.rglob("*") if p.is_file()):
+                digest.update(str(f.relative_to(path)).encode())
+                digest.update(sha256_of(f).encode())
+            return digest.hexdigest()
+        return sha256_of(path) if path.is_file() else None
+    except OSError:
+        return None
