@@ -205,10 +205,6 @@ def _json(path, name: str, data: bytes):
 
 
 def _open_members(path) -> tuple[bytes, bytes | None]:
-    if not os.path.exists(path):
-        raise ArtefactError(path, "no such file")
-    if os.path.isdir(path):
-        raise ArtefactError(path, "is a directory, not a .keras file")
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile:

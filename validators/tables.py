@@ -435,10 +435,6 @@ def _row_too_long(path) -> ArtefactError:
     return ArtefactError(path, f"a row is longer than {_BLOCK} bytes, which no row may be: refused before parsing")
 
 
-def _holds_a_quote(path) -> bool:
-    return _scan(path)[0]
-
-
 def _scan(path) -> tuple[bool, str]:
     """One pass over the file: does it hold a quote character, and its SHA-256."""
     digest = hashlib.sha256()
@@ -544,7 +540,7 @@ def parse_cells(array, *, path, column, column_index, element=None, line_numbers
     if too_long.any():
         refuse(int(np.argmax(too_long)), f"cell longer than {limit} bytes")
     if element is None:
-        plain = _untrimmed_numbers(array)
+        plain = _plain_numbers(array)
         if plain is not None:
             return plain
     text = pc.utf8_trim_whitespace(array)
@@ -555,10 +551,10 @@ def parse_cells(array, *, path, column, column_index, element=None, line_numbers
     if pc.any(unbalanced).as_py():
         refuse(_first_true(unbalanced), "unbalanced brackets")
     bracketed = pc.any(opened).as_py()
-    if element is None:
-        fast = _fast_numbers(text, opened, bracketed)
-        if fast is not None:
-            return fast
+    if element is None:  # the common case again, with spaces around the cells
+        plain = _plain_numbers(text)
+        if plain is not None:
+            return plain
     if bracketed:
         inner = pc.if_else(opened, pc.utf8_trim_whitespace(pc.utf8_slice_codeunits(text, 1, -1)), text)
         nested = pc.and_(opened, pc.match_substring_regex(inner, r"[\[\]]"))
@@ -598,46 +594,23 @@ def parse_cells(array, *, path, column, column_index, element=None, line_numbers
     return pc.cast(safe, pa.float64()).to_numpy(zero_copy_only=False)
 
 
-def _fast_numbers(text, opened, bracketed):
-    """The common case, all cells well-formed numbers: one Arrow cast, no regular expressions.
+def _plain_numbers(cells):
+    """The common case, as pandas writes it: every cell ``[number]``, or every cell a number.
 
-    Returns None whenever a cell needs a closer look (the cast fails, or a cell reads as
-    NaN: Arrow accepts NaN spellings such as ``nan(1)`` that are decided by the full rules).
+    One Arrow cast, no regular expressions. Returns None whenever a cell needs the full rules:
+    brackets on some cells only, spaces, anything the cast refuses, or a cell that reads as NaN
+    (Arrow accepts NaN spellings such as ``nan(1)`` that the full rules decide).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if bracketed:
-        if pc.all(opened).as_py():
-            inner = pc.utf8_slice_codeunits(text, 1, -1)
-        else:
-            inner = pc.if_else(opened, pc.utf8_slice_codeunits(text, 1, -1), text)
-        inner = pc.utf8_trim_whitespace(inner)
-    else:
-        inner = text
-    try:
-        values = pc.cast(inner, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    out = _floats(values)
-    if np.isnan(out).any():
-        return None
-    return out
-
-
-def _untrimmed_numbers(array):
-    """The commonest case, as pandas writes it: every cell ``[number]`` or every cell a number,
-    without spaces. No trimming; any other cell (or a NaN) returns None for the full rules."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    opened = pc.starts_with(array, "[")
+    opened = pc.starts_with(cells, "[")
     if pc.all(opened).as_py():
-        if not pc.all(pc.ends_with(array, "]")).as_py():
+        if not pc.all(pc.ends_with(cells, "]")).as_py():
             return None
-        inner = pc.utf8_slice_codeunits(array, 1, -1)
+        inner = pc.utf8_slice_codeunits(cells, 1, -1)
     elif not pc.any(opened).as_py():
-        inner = array
+        inner = cells
     else:
         return None
     try:
