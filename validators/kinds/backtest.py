@@ -52,6 +52,27 @@ def _pick_trial(returns, values, trial, path):
     return names.index(trial)
 
 
+def _trial_statistic(run, trial, bound, label, compute, with_trial_count=False, **extra):
+    """``compute(values, j)`` for the chosen trial ``j``: a Sharpe-family value within the bound.
+
+    Undefined (a ``SharpeError``) fails the check, with the reason.
+    """
+    from ..sharpe import SharpeError
+
+    returns, values, path = _returns(run)
+    j = _pick_trial(returns, values, trial, path)
+    name = str(returns.names[j])
+    try:
+        value = compute(values, j)
+    except SharpeError as exc:
+        return Outcome(False, None, f"{label} of trial {name!r} is undefined: {exc}", {"file": path})
+    evidence = {"file": path, "trial": name}
+    if with_trial_count:
+        evidence["trials"] = int(values.shape[1])
+    evidence.update(rows=int(values.shape[0]), **extra)
+    return Outcome(bound.contains(value), value, f"{label} of trial {name!r} is {value!r}", evidence)
+
+
 @register(
     "pbo",
     params=(
@@ -167,18 +188,12 @@ pbo_check.validate_params = _pbo_params
 )
 def sharpe(run, *, trial, periods_per_year, bound):
     """Sharpe ratio (mean / std, ddof=1) of one trial, annualised by sqrt(periods_per_year)."""
-    from ..sharpe import SharpeError, sharpe_ratio
+    from ..sharpe import sharpe_ratio
 
-    returns, values, path = _returns(run)
-    j = _pick_trial(returns, values, trial, path)
-    name = str(returns.names[j])
-    try:
-        value = sharpe_ratio(values[:, j], periods_per_year=periods_per_year)
-    except SharpeError as exc:
-        return Outcome(False, None, f"Sharpe ratio of trial {name!r} is undefined: {exc}", {"file": path})
-    evidence = {"file": path, "trial": name, "rows": int(values.shape[0]), "periods_per_year": periods_per_year,
-                "selected_by": "highest Sharpe ratio" if trial == "best" else "name"}
-    return Outcome(bound.contains(value), value, f"Sharpe ratio of trial {name!r} is {value!r}", evidence)
+    return _trial_statistic(
+        run, trial, bound, "Sharpe ratio",
+        lambda values, j: sharpe_ratio(values[:, j], periods_per_year=periods_per_year),
+        periods_per_year=periods_per_year, selected_by="highest Sharpe ratio" if trial == "best" else "name")
 
 
 def _sharpe_params(params):
@@ -205,17 +220,11 @@ sharpe.validate_params = _sharpe_params
 )
 def psr(run, *, trial, sr_benchmark, bound):
     """Probabilistic Sharpe ratio (Bailey and López de Prado 2012) of one trial."""
-    from ..sharpe import SharpeError, probabilistic_sharpe_ratio_from_returns
+    from ..sharpe import probabilistic_sharpe_ratio_from_returns
 
-    returns, values, path = _returns(run)
-    j = _pick_trial(returns, values, trial, path)
-    name = str(returns.names[j])
-    try:
-        value = probabilistic_sharpe_ratio_from_returns(values[:, j], sr_benchmark)
-    except SharpeError as exc:
-        return Outcome(False, None, f"PSR of trial {name!r} is undefined: {exc}", {"file": path})
-    evidence = {"file": path, "trial": name, "rows": int(values.shape[0]), "sr_benchmark": sr_benchmark}
-    return Outcome(bound.contains(value), value, f"PSR of trial {name!r} is {value!r}", evidence)
+    return _trial_statistic(run, trial, bound, "PSR",
+                            lambda values, j: probabilistic_sharpe_ratio_from_returns(values[:, j], sr_benchmark),
+                            sr_benchmark=sr_benchmark)
 
 
 @register(
@@ -234,14 +243,8 @@ def psr(run, *, trial, sr_benchmark, bound):
 def dsr(run, *, trial, bound):
     """Deflated Sharpe ratio (Bailey and López de Prado 2014): PSR against the expected maximum
     Sharpe ratio of as many null trials as there are columns, with their Sharpe ratios' variance."""
-    from ..sharpe import SharpeError, deflated_sharpe_ratio_from_trials
+    from ..sharpe import deflated_sharpe_ratio_from_trials
 
-    returns, values, path = _returns(run)
-    j = _pick_trial(returns, values, trial, path)
-    name = returns.names[j]
-    try:
-        value = deflated_sharpe_ratio_from_trials(values, selected=j)
-    except SharpeError as exc:
-        return Outcome(False, None, f"DSR of trial {name!r} is undefined: {exc}", {"file": path})
-    evidence = {"file": path, "trial": str(name), "trials": int(values.shape[1]), "rows": int(values.shape[0])}
-    return Outcome(bound.contains(value), value, f"DSR of trial {name!r} is {value!r}", evidence)
+    return _trial_statistic(run, trial, bound, "DSR",
+                            lambda values, j: deflated_sharpe_ratio_from_trials(values, selected=j),
+                            with_trial_count=True)
