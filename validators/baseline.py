@@ -128,7 +128,7 @@ def history_delta(run, metric, epoch="last", monitor=None, mode=None, change="ab
     Raises ``ArtefactError`` when either history cannot be read or lacks the metric, and
     ``NoBaseline`` when the run has no baseline.
     """
-    from .kinds.history import _NoBest, metric_values, pick_epoch
+    from .kinds.history import NoBestEpoch, metric_values, pick_epoch
 
     if run.baseline is None:
         raise NoBaseline("no baseline run was given (--baseline BASELINE_DIR)")
@@ -139,7 +139,7 @@ def history_delta(run, metric, epoch="last", monitor=None, mode=None, change="ab
         series = metric_values(hist, metric)
         try:
             index, _ = pick_epoch(hist, epoch, monitor, mode)
-        except _NoBest as exc:  # no finite monitor value
+        except NoBestEpoch as exc:  # no finite monitor value
             raise ArtefactError(hist.path, f"cannot choose the {epoch} epoch: {exc}") from None
         values.append(float(series[index]))
         evidence[label] = float(series[index])

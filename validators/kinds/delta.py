@@ -5,15 +5,16 @@ from __future__ import annotations
 from ..baseline import NoBaseline, better_direction, history_delta
 from ..registry import Param, register
 from ..result import Outcome
+from .history import EPOCH, MODE, MONITOR, epoch_params_problem
 
 
 @register(
     "delta",
     params=(
         Param("metric", "str", "history metric, e.g. 'val_direction_auc'", required=True),
-        Param("epoch", "epoch", "'last', 'best' (needs monitor and mode) or a 0-based index", default="last"),
-        Param("monitor", "str", "metric choosing the best epoch"),
-        Param("mode", "str", "'max' or 'min'", choices=("min", "max")),
+        EPOCH,
+        MONITOR,
+        MODE,
         Param("change", "str", "'absolute' (candidate - baseline) or 'relative' ((candidate - baseline) / |baseline|)",
               default="absolute", choices=("absolute", "relative")),
     ),
@@ -57,10 +58,4 @@ def delta(run, *, metric, epoch, monitor, mode, change, bound):
     return Outcome(bound.contains(value), value, message, evidence)
 
 
-def _delta_params(params):
-    from .history import _history_params
-
-    return _history_params(params)
-
-
-delta.validate_params = _delta_params
+delta.validate_params = epoch_params_problem

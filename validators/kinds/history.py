@@ -22,7 +22,7 @@ def pick_epoch(history, epoch, monitor=None, mode=None) -> tuple[int, dict]:
         values = metric_values(history, monitor)
         finite = np.isfinite(values)
         if not finite.any():
-            raise _NoBest(f"monitor {monitor!r} has no finite value in {n} epochs")
+            raise NoBestEpoch(f"monitor {monitor!r} has no finite value in {n} epochs")
         masked = np.where(finite, values, -np.inf if mode == "max" else np.inf)
         index = int(np.argmax(masked) if mode == "max" else np.argmin(masked))
         return index, {"epoch_rule": f"best by {monitor} ({mode})", "monitor_value": float(values[index])}
@@ -32,8 +32,13 @@ def pick_epoch(history, epoch, monitor=None, mode=None) -> tuple[int, dict]:
     return index % n, {"epoch_rule": f"index {index}"}
 
 
-class _NoBest(Exception):
-    pass
+class NoBestEpoch(Exception):
+    """The monitor has no finite value: no epoch can be called the best."""
+
+
+EPOCH = Param("epoch", "epoch", "'last', 'best' (needs monitor and mode) or a 0-based index", default="last")
+MONITOR = Param("monitor", "str", "metric choosing the best epoch, e.g. 'val_direction_auc'")
+MODE = Param("mode", "str", "'max' or 'min': which monitor value is best", choices=("min", "max"))
 
 
 def metric_values(history, name) -> np.ndarray:
@@ -47,9 +52,9 @@ def metric_values(history, name) -> np.ndarray:
     "history",
     params=(
         Param("metric", "str", "metric name as Keras logs it, e.g. 'val_direction_auc'", required=True),
-        Param("epoch", "epoch", "'last', 'best' (needs monitor and mode) or a 0-based index", default="last"),
-        Param("monitor", "str", "metric choosing the best epoch, e.g. 'val_direction_auc'"),
-        Param("mode", "str", "'max' or 'min': which monitor value is best", choices=("min", "max")),
+        EPOCH,
+        MONITOR,
+        MODE,
     ),
     artefacts=("history",),
     observes="the metric's value at the chosen epoch",
@@ -69,7 +74,7 @@ def history(run, *, metric, epoch, monitor, mode, bound):
     values = metric_values(hist, metric)
     try:
         index, evidence = pick_epoch(hist, epoch, monitor, mode)
-    except _NoBest as exc:
+    except NoBestEpoch as exc:
         return Outcome(False, None, str(exc), {"file": hist.path})
     value = float(values[index])
     recorded = int(hist.epochs[index])
@@ -88,7 +93,8 @@ def history(run, *, metric, epoch, monitor, mode, bound):
     return Outcome(bound.contains(value), value, message, evidence)
 
 
-def _history_params(params):
+def epoch_params_problem(params):
+    """Why ``epoch``, ``monitor`` and ``mode`` do not fit together, as ``(key, message)``, or None."""
     if params["epoch"] == "best":
         if params["monitor"] is None:
             return "epoch", "epoch = 'best' needs monitor, the metric that chooses the best epoch"
@@ -100,4 +106,4 @@ def _history_params(params):
     return None
 
 
-history.validate_params = _history_params
+history.validate_params = epoch_params_problem
