@@ -161,19 +161,23 @@ def _check(args) -> int:
 
 def _write_reports(args, report, code) -> int:
     """Write every report asked for; a report that cannot be written makes the exit 2."""
-    from . import report_html, report_json, report_junit, report_markdown
+    import importlib
 
-    writers = [("JSON", args.json, report_json.write_json), ("JUnit", args.junit, report_junit.write_junit),
-               ("Markdown", args.markdown, report_markdown.write_markdown), ("HTML", args.html, report_html.write_html)]
+    from . import report_markdown
+
+    writers = [("JSON", args.json, "report_json", "write_json"), ("JUnit", args.junit, "report_junit", "write_junit"),
+               ("Markdown", args.markdown, "report_markdown", "write_markdown"),
+               ("HTML", args.html, "report_html", "write_html")]
     failed = False
     try:
         report_markdown.append_step_summary(report)
     except OSError as exc:
         print(f"runverdict: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror or exc}", file=sys.stderr)
         failed = True
-    for name, path, write in writers:
+    for name, path, module, function in writers:
         if not path:
             continue
+        write = getattr(importlib.import_module(f".{module}", __package__), function)  # only the formats asked for
         try:
             write(report, path)
         except OSError as exc:
