@@ -2,18 +2,26 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.runverdict-installed
+# demo needs only the core (and PyYAML for YAML configs); test needs every extra.
+CORE_STAMP := $(VENV)/.runverdict-core
+STAMP := $(VENV)/.runverdict-all
 
 .PHONY: demo test bench lint clean-venv browser
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[tensorflow,test,yaml]"
-	touch $(STAMP)
 
-## demo: run the plan's gate (checks/run3.toml) on every bundled fixture run
-demo: $(STAMP)
+$(CORE_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[yaml]"
+	touch $(CORE_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[tensorflow,test,yaml]"
+	touch $(STAMP) $(CORE_STAMP)
+
+## demo: run the plan's gate (checks/run3.toml) on every bundled fixture run (no TensorFlow)
+demo: $(CORE_STAMP)
 	$(PY) fixtures/demo.py
 
 ## browser: Debian's headless chromium, for the HTML report's browser test

@@ -1,4 +1,4 @@
-"""Benchmark: validators.cscv against the straightforward CSCV and published PBO packages.
+"""Benchmark: validators.stats.cscv against the straightforward CSCV and published PBO packages.
 
 Run from the repository root with the project's venv::
 
@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from validators.cscv import pbo
+from validators.stats.cscv import pbo
 
 BENCH_VENV = ROOT / "benchmarks" / ".venv-bench"
 PACKAGES = ("phacker", "holdout-backtest")

@@ -270,7 +270,7 @@ def run_dir_is_a_file(run):
 # -- facts about the fixture the cases refer to ---------------------------------------------------
 
 def records(data: bytes) -> list[tuple[int, int]]:
-    """(offset, payload length) of each TFRecord record, walked independently of validators.tfrecord."""
+    """(offset, payload length) of each TFRecord record, walked independently of validators.artefacts.tfrecord."""
     out, pos = [], 0
     while pos < len(data):
         (length,) = struct.unpack_from("<Q", data, pos)
@@ -280,7 +280,7 @@ def records(data: bytes) -> list[tuple[int, int]]:
 
 
 def masked_crc32c(data: bytes) -> int:
-    """TFRecord's masked CRC-32C, bit by bit (a reference, independent of validators.tfrecord)."""
+    """TFRecord's masked CRC-32C, bit by bit (a reference, independent of validators.artefacts.tfrecord)."""
     crc = 0xFFFFFFFF
     for byte in data:
         crc ^= byte
@@ -878,7 +878,7 @@ def render_table() -> str:
 
 
 def render_limits() -> str:
-    from validators import config_file, history, keras_archive, tables
+    from validators.artefacts import config_file, history, keras_archive, tables
 
     gib = tables.MAX_FILE_BYTES / (1 << 30)
     rows_ = [

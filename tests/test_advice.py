@@ -18,8 +18,8 @@ from validators.advice import Advice, Rule, evaluate_rules, parse_rules
 from validators.bounds import Bound
 from validators.errors import SpecError
 from validators.gate import evaluate
-from validators.report_json import to_json
-from validators.report_text import render
+from validators.reports.jsonreport import to_json
+from validators.reports.text import render
 from validators.result import CheckResult, verdict_of
 from validators.spec import load_spec, parse_spec
 

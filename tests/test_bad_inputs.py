@@ -19,9 +19,10 @@ import pytest
 from factory import SPEC, healthy_history, make_run
 
 from validators import cli
-from validators.registry import KINDS, load_builtin_kinds
+from validators.kinds import builtin_kinds
+from validators.registry import KINDS
 
-load_builtin_kinds()
+builtin_kinds()
 
 CORE_KINDS = {"saturation", "range", "statistic", "history", "auc", "config"}
 PREDICTION_CHECKS = ("volatility-not-saturated", "volatility-max", "magnitude-mean", "magnitude-max",

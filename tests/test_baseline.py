@@ -22,8 +22,8 @@ from validators.baseline import (
     make_delta,
 )
 from validators.gate import GateReport, evaluate
-from validators.report_json import to_json, write_json
-from validators.report_text import render
+from validators.reports.jsonreport import to_json, write_json
+from validators.reports.text import render
 from validators.result import CheckResult, verdict_of
 from validators.spec import Spec, load_spec, parse_spec
 

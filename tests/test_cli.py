@@ -15,9 +15,10 @@ import pytest
 from factory import SPEC, make_run, saturated_run
 
 from validators import cli
-from validators.registry import KINDS, load_builtin_kinds
+from validators.kinds import builtin_kinds
+from validators.registry import KINDS
 
-load_builtin_kinds()
+builtin_kinds()
 
 PYTHON = sys.executable
 SCRIPT = shutil.which("runverdict", path=str(Path(sys.executable).parent)) or shutil.which("runverdict")
@@ -232,7 +233,7 @@ def test_no_colour_with_no_color_even_on_a_terminal(runs):
 
 
 def test_use_colour_rules(monkeypatch):
-    from validators.report_text import use_colour
+    from validators.reports.text import use_colour
 
     class Tty:
         def isatty(self):

@@ -27,14 +27,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from validators import cli
-from validators.config_file import read_config
+from validators.artefacts.config_file import read_config
+from validators.artefacts.history import read_history
+from validators.artefacts.tables import MISSING_TOKENS
 from validators.errors import ArtefactError, SpecError
 from validators.gate import evaluate
-from validators.history import read_history
-from validators.report_json import report_dict
+from validators.reports.jsonreport import report_dict
 from validators.result import ERROR, FAIL, PASS
 from validators.spec import parse_spec
-from validators.tables import MISSING_TOKENS
 
 CASES = list(corpus.cases())
 STRICT = {"parse_constant": lambda name: pytest.fail(f"non-strict JSON constant {name}")}

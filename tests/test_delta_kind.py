@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from validators import cli
 from validators.gate import evaluate
-from validators.report_json import to_json
+from validators.reports.jsonreport import to_json
 from validators.result import ERROR, FAIL, PASS
 from validators.spec import parse_spec
 

@@ -24,8 +24,9 @@ from pathlib import Path
 import corpus
 import pytest
 
-from validators import cli, tables
-from validators.report_json import report_dict
+from validators import cli
+from validators.artefacts import tables
+from validators.reports.jsonreport import report_dict
 
 REPO = corpus.REPO
 SPEC = corpus.SPEC
@@ -292,7 +293,7 @@ def test_an_unchanged_file_is_read_as_usual(tmp_path, monkeypatch):
 
 
 def test_a_model_rewritten_during_the_read_is_refused(tmp_path, monkeypatch):
-    from validators import keras_archive
+    from validators.artefacts import keras_archive
     from validators.gate import evaluate
     from validators.spec import load_spec
 

@@ -18,13 +18,14 @@ from hypothesis import strategies as st
 
 from validators.exitcodes import ExitCode
 from validators.gate import evaluate, prediction_columns
-from validators.registry import KINDS, load_builtin_kinds
-from validators.report_json import plain, report_dict, to_json, write_json
-from validators.report_text import render
+from validators.kinds import builtin_kinds
+from validators.registry import KINDS
+from validators.reports.jsonreport import plain, report_dict, to_json, write_json
+from validators.reports.text import render
 from validators.result import CheckResult, Outcome, verdict_of
 from validators.spec import load_spec, parse_spec
 
-load_builtin_kinds()
+builtin_kinds()
 
 
 def result(status, severity="must", observed=None, check_id="c"):
@@ -118,7 +119,7 @@ def test_each_check_needing_a_broken_artefact_reports_the_same_error(tmp_path):
     report = evaluate(load_spec(SPEC), run_dir)
     errors = [r for r in report.results if r.status == "error"]
     assert {r.kind for r in errors} == {r.kind for r in report.results
-                                        if "predictions" in load_builtin_kinds()[r.kind].artefacts}
+                                        if "predictions" in builtin_kinds()[r.kind].artefacts}
     assert {r.kind for r in errors} >= {"saturation", "statistic", "range", "auc"}
     assert len({r.message for r in errors}) == 1 and "file is empty (0 bytes)" in errors[0].message
 

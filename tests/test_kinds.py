@@ -20,11 +20,11 @@ from factory import (
 )
 
 from validators.gate import evaluate
-from validators.metrics import roc_auc
-from validators.registry import load_builtin_kinds
+from validators.kinds import builtin_kinds
 from validators.spec import parse_spec
+from validators.stats.metrics import roc_auc
 
-KINDS = load_builtin_kinds()
+KINDS = builtin_kinds()
 
 
 def judge(run_dir, toml: str):

@@ -12,17 +12,18 @@ from pathlib import Path
 import corpus
 import pytest
 
-from validators import cli, config_file, history, tables
-from validators.config_file import read_config
-from validators.errors import ArtefactError
-from validators.history import read_history
-from validators.tables import (
+from validators import cli
+from validators.artefacts import config_file, history, tables
+from validators.artefacts.config_file import read_config
+from validators.artefacts.history import read_history
+from validators.artefacts.tables import (
     MAX_ARRAY_CELL_CHARS,
     MAX_CELL_CHARS,
     MAX_FILE_BYTES,
     MAX_FILE_BYTES_ENV,
     read_table,
 )
+from validators.errors import ArtefactError
 
 RUNS = corpus.REPO / "fixtures" / "runs"
 PREDICTIONS_SPEC = corpus.SPEC.read_text().split("# ---- Success criteria, Must Have")[0]
@@ -69,7 +70,7 @@ def test_a_cell_at_the_limit_is_read_and_one_past_it_is_refused(run_dir, capsys)
 def test_the_length_is_checked_before_any_parsing(monkeypatch):
     import pyarrow as pa
 
-    from validators.tables import parse_cells
+    from validators.artefacts.tables import parse_cells
 
     def no_regex(*args, **kwargs):
         raise AssertionError("a cell over the limit reached the parser")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from validators.trials import DEFAULT_THRESHOLDS, threshold_trials, trial_name
+from validators.stats.trials import DEFAULT_THRESHOLDS, threshold_trials, trial_name
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "fixtures" / "make_runs.py"

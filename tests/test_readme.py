@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from validators.registry import load_builtin_kinds
+from validators.kinds import builtin_kinds
 from validators.spec import parse_spec
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -17,12 +17,12 @@ def test_readme_starts_with_the_two_commands():
     assert [line.split()[:2] for line in first_block] == [["make", "demo"], ["make", "test"]]
 
 
-@pytest.mark.parametrize("kind", sorted(load_builtin_kinds()))
+@pytest.mark.parametrize("kind", sorted(builtin_kinds()))
 def test_every_kind_and_key_is_documented(kind):
     kinds_section = README.split("## Check kinds", 1)[1]
     row = next((line for line in kinds_section.splitlines() if line.startswith(f"| `{kind}` |")), None)
     assert row is not None, f"kind {kind!r} has no row in the README's kinds table"
-    for param in load_builtin_kinds()[kind].params:
+    for param in builtin_kinds()[kind].params:
         assert f"`{param.name}`" in row, f"key {param.name!r} of {kind!r} missing from its README row"
 
 
@@ -33,7 +33,7 @@ def test_check_examples_are_valid_specs():
     for block in examples:
         spec = parse_spec(block, "README.md")
         kinds_seen |= {c.kind for c in spec.checks}
-    assert kinds_seen == set(load_builtin_kinds()), "every kind has an example in the README"
+    assert kinds_seen == set(builtin_kinds()), "every kind has an example in the README"
 
 
 def test_exit_codes_table_matches_the_enum():

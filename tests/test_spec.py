@@ -10,10 +10,10 @@ from factory import SPEC
 
 from validators.bounds import Bound
 from validators.errors import SpecError
-from validators.registry import load_builtin_kinds
+from validators.kinds import builtin_kinds
 from validators.spec import load_spec, parse_spec
 
-KINDS = load_builtin_kinds()
+KINDS = builtin_kinds()
 
 RANGE = """\
 [[check]]

@@ -14,12 +14,12 @@ from factory import healthy_config, healthy_history, healthy_predictions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from validators.artefacts.history import read_history
+from validators.artefacts.run import Run
 from validators.errors import ArtefactError, SpecError
 from validators.gate import evaluate
-from validators.history import read_history
-from validators.registry import load_builtin_kinds
+from validators.kinds import builtin_kinds
 from validators.result import ERROR, FAIL, PASS
-from validators.run import Run
 from validators.spec import parse_spec
 from validators.strategies import (
     HISTORY_DEFECTS,
@@ -240,7 +240,7 @@ def test_broken_specs_are_refused_with_a_spec_error(kind):
 
 def test_unknown_keys_the_broken_specs_use_are_unknown_to_every_kind():
     used = {"colum", "bound", "min", "max", "threshold"}
-    for kind in load_builtin_kinds().values():
+    for kind in builtin_kinds().values():
         assert not used & {p.name for p in kind.params}, kind.name
 
 

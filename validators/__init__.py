@@ -19,7 +19,7 @@ def __getattr__(name):
 
         return load_spec
     if name == "pbo":
-        from .cscv import pbo
+        from .stats.cscv import pbo
 
         return pbo
     raise AttributeError(f"module 'validators' has no attribute {name!r}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .artefacts.history import NoBestEpoch, metric_values, pick_epoch
 from .bounds import is_finite_number, is_number
 from .errors import ArtefactError, GateError
 
@@ -128,8 +129,6 @@ def history_delta(run, metric, epoch="last", monitor=None, mode=None, change="ab
     Raises ``ArtefactError`` when either history cannot be read or lacks the metric, and
     ``NoBaseline`` when the run has no baseline.
     """
-    from .kinds.history import NoBestEpoch, metric_values, pick_epoch
-
     if run.baseline is None:
         raise NoBaseline("no baseline run was given (--baseline BASELINE_DIR)")
     values = []

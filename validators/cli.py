@@ -147,12 +147,12 @@ def _check(args) -> int:
     if not os.path.isdir(run_dir):
         raise UsageError(f"runverdict: run directory {run_dir!r} not found or not a directory")
     from .gate import evaluate
-    from .report_text import render, use_colour
+    from .reports.text import render, use_colour
 
     report = evaluate(spec, run_dir, baseline_dir=args.baseline)
     text = render(report, colour=use_colour(sys.stdout))
     if args.quiet:  # the advice and the summary line
-        from .report_text import advice_lines
+        from .reports.text import advice_lines
 
         text = "".join(line + "\n" for line in advice_lines(report)) + text.splitlines()[-1] + "\n"
     sys.stdout.write(text)
@@ -163,11 +163,11 @@ def _write_reports(args, report, code) -> int:
     """Write every report asked for; a report that cannot be written makes the exit 2."""
     import importlib
 
-    from . import report_markdown
+    from .reports import markdown as report_markdown
 
-    writers = [("JSON", args.json, "report_json", "write_json"), ("JUnit", args.junit, "report_junit", "write_junit"),
-               ("Markdown", args.markdown, "report_markdown", "write_markdown"),
-               ("HTML", args.html, "report_html", "write_html")]
+    writers = [("JSON", args.json, "jsonreport", "write_json"), ("JUnit", args.junit, "junit", "write_junit"),
+               ("Markdown", args.markdown, "markdown", "write_markdown"),
+               ("HTML", args.html, "html", "write_html")]
     failed = False
     try:
         report_markdown.append_step_summary(report)
@@ -177,7 +177,7 @@ def _write_reports(args, report, code) -> int:
     for name, path, module, function in writers:
         if not path:
             continue
-        write = getattr(importlib.import_module(f".{module}", __package__), function)  # only the formats asked for
+        write = getattr(importlib.import_module(f".reports.{module}", __package__), function)  # only the formats asked for
         try:
             write(report, path)
         except OSError as exc:
@@ -199,8 +199,8 @@ def _gate_one(spec, run_dir, baseline):
     """Evaluate one run of a sweep in a worker process: (text, JSON-able report, exit code)."""
     import os
 
-    from .report_json import report_dict
-    from .report_text import render
+    from .reports.jsonreport import report_dict
+    from .reports.text import render
 
     try:
         if not os.path.isdir(run_dir):
@@ -218,7 +218,7 @@ def _sweep(args, spec) -> int:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from .atomic import write_atomic
+    from .reports.atomic import write_atomic
 
     jobs = args.jobs or min(len(args.run_dirs), os.cpu_count() or 1)
     if jobs > 1:
@@ -255,9 +255,9 @@ def _sweep(args, spec) -> int:
 
 
 def _kinds(args) -> int:
-    from .registry import load_builtin_kinds
+    from .kinds import builtin_kinds
 
-    for kind in sorted(load_builtin_kinds().values(), key=lambda k: k.name):
+    for kind in sorted(builtin_kinds().values(), key=lambda k: k.name):
         first = kind.doc.splitlines()[0] if kind.doc else ""
         print(f"{kind.name}: {first}")
         print(f"  observes: {kind.observes}; needs: {', '.join(kind.artefacts) or '-'}")
@@ -272,10 +272,10 @@ def _kinds(args) -> int:
 def _trials(args) -> int:
     import os
 
-    from .atomic import write_atomic
+    from .artefacts.run import Run
     from .errors import ArtefactError
-    from .run import Run
-    from .trials import DEFAULT_THRESHOLDS, check_cost, check_thresholds, threshold_trials
+    from .reports.atomic import write_atomic
+    from .stats.trials import DEFAULT_THRESHOLDS, check_cost, check_thresholds, threshold_trials
 
     if args.thresholds:
         try:

@@ -11,6 +11,7 @@ Anything else escaping the gate is a bug (exit 3).
 from __future__ import annotations
 
 import os
+import re
 
 
 def _where(path, line=None, column=None, offset=None) -> str:
@@ -63,3 +64,18 @@ class ArtefactError(GateError):
 
 class UsageError(GateError):
     """The command line is wrong."""
+
+
+def toml_position(exc) -> tuple[int | None, int | None, str]:
+    """``(line, column, message)`` of a ``tomllib.TOMLDecodeError``, for spec and config errors."""
+    lineno = getattr(exc, "lineno", None)
+    colno = getattr(exc, "colno", None)
+    msg = getattr(exc, "msg", None) or str(exc)
+    if lineno is None:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        if m:
+            lineno, colno = int(m.group(1)), int(m.group(2))
+            msg = str(exc)[: m.start()].strip()
+        elif "(at end of document)" in str(exc):
+            msg = str(exc).replace("(at end of document)", "").strip() + " at end of document"
+    return lineno, colno, msg

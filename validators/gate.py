@@ -6,11 +6,11 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 
+from .artefacts.run import Run
 from .errors import ArtefactError
 from .exitcodes import ExitCode
-from .registry import load_builtin_kinds
+from .kinds import builtin_kinds
 from .result import ERROR, FAIL, PASS, CheckResult, Outcome, verdict_of
-from .run import Run
 from .spec import Spec
 
 
@@ -36,7 +36,7 @@ class GateReport:
 
 def prediction_columns(spec: Spec) -> list[str]:
     """Every predictions column any check names, so the file is read once with just those."""
-    kinds = load_builtin_kinds()
+    kinds = builtin_kinds()
     columns = []
     for check in spec.checks:
         for param in kinds[check.kind].params:
@@ -84,7 +84,7 @@ def evaluate(spec: Spec, run_dir, baseline_dir=None) -> GateReport:
 
 
 def _run_checks(checks, run) -> list[CheckResult]:
-    kinds = load_builtin_kinds()
+    kinds = builtin_kinds()
     results = []
     for check in checks:
         kind = kinds[check.kind]

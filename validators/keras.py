@@ -65,8 +65,8 @@ class RunVerdict(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         from .gate import evaluate
-        from .report_json import write_json
-        from .report_text import render, use_colour
+        from .reports.jsonreport import write_json
+        from .reports.text import render, use_colour
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._write_predictions()
@@ -151,7 +151,7 @@ def _head_config(layer) -> dict:
         out["activation"] = activation if isinstance(activation, str) else str(activation)
     init = cfg.get("kernel_initializer")
     if isinstance(init, dict):
-        from .keras_archive import keras_name
+        from .artefacts.keras_archive import keras_name
 
         out["kernel_initializer"] = keras_name(init.get("class_name", ""))
     elif init is not None:

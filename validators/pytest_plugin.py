@@ -428,7 +428,7 @@ class LoadedRun:
     """
 
     def __init__(self, root, artefacts: dict | None = None):
-        from .run import Run
+        from .artefacts.run import Run
 
         self.path = Path(root)
         self._run = Run(self.path, artefacts)

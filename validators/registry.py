@@ -129,18 +129,3 @@ def type_error(param: Param, value) -> str | None:
         if param.max is not None and value > param.max:
             return f"must be <= {param.max!r}, got {value!r}"
     return None
-
-
-def load_builtin_kinds() -> dict[str, Kind]:
-    """Import the modules that register the built-in kinds; returns the registry.
-
-    Robust to a test harness that drops modules from ``sys.modules`` (pytester): when this
-    registry is new but the kind modules were already imported, they are executed again.
-    """
-    import importlib
-
-    package = importlib.import_module(".kinds", __package__)
-    if not KINDS:
-        for name in package.MODULES:
-            importlib.reload(importlib.import_module(f".kinds.{name}", __package__))
-    return KINDS

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bounds import BOUND_KEYS, Bound, is_finite_number, is_number
-from .errors import SpecError
-from .registry import load_builtin_kinds, type_error
+from .errors import SpecError, toml_position
+from .registry import type_error
 from .result import SEVERITIES
 
 ARTEFACTS = ("predictions", "history", "config", "returns", "model", "tensorboard")
@@ -79,7 +79,7 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line, col, msg = _toml_position(exc)
+        line, col, msg = toml_position(exc)
         raise SpecError(path, f"TOML syntax error: {msg}", line=line, column=col) from None
     except RecursionError:
         raise SpecError(path, "TOML nested too deeply to read: a spec needs a few levels at most") from None
@@ -121,7 +121,9 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
         raise SpecError(path, "'check' must be an array of tables written as [[check]]",
                         line=locator.top_key("check"), column=1)
 
-    kinds = load_builtin_kinds()
+    from .kinds import builtin_kinds
+
+    kinds = builtin_kinds()
     checks = []
     seen_ids: dict[str, int | None] = {}
     for index, table in enumerate(checks_raw):
@@ -151,7 +153,7 @@ def _parse_trials(table, path, locator):
     Long when the probability is >= c, short when <= 1 - c, for each threshold c; a cost per
     unit of turnover. See ``validators.trials``.
     """
-    from .trials import DEFAULT_THRESHOLDS
+    from .stats.trials import DEFAULT_THRESHOLDS
 
     if table is None:
         return None
@@ -269,20 +271,6 @@ def _parse_check(table, index, kinds, path, locator, seen_ids) -> CheckSpec:
 def _suggest(word, candidates) -> str | None:
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
-
-
-def _toml_position(exc):
-    lineno = getattr(exc, "lineno", None)
-    colno = getattr(exc, "colno", None)
-    msg = getattr(exc, "msg", None) or str(exc)
-    if lineno is None:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        if m:
-            lineno, colno = int(m.group(1)), int(m.group(2))
-            msg = str(exc)[: m.start()].strip()
-        elif "(at end of document)" in str(exc):
-            msg = str(exc).replace("(at end of document)", "").strip() + " at end of document"
-    return lineno, colno, msg
 
 
 class _Locator:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GateError
-from ..metrics import roc_auc
 from ..registry import Param, register
 from ..result import Outcome
+from ..stats.metrics import roc_auc
 from .evidence import first_rows
 
 

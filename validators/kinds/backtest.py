@@ -57,7 +57,7 @@ def _trial_statistic(run, trial, bound, label, compute, with_trial_count=False, 
 
     Undefined (a ``SharpeError``) fails the check, with the reason.
     """
-    from ..sharpe import SharpeError
+    from ..stats.sharpe import SharpeError
 
     returns, values, path = _returns(run)
     j = _pick_trial(returns, values, trial, path)
@@ -98,7 +98,7 @@ def pbo_check(run, *, n_splits, metric, bound):
     trial make the check an error; a PBO that is undefined on the data (a trial flat over
     one half) fails it.
     """
-    from ..cscv import PBOError, pbo
+    from ..stats.cscv import PBOError, pbo
 
     returns, values, path = _returns(run)
     T, N = values.shape
@@ -188,7 +188,7 @@ pbo_check.validate_params = _pbo_params
 )
 def sharpe(run, *, trial, periods_per_year, bound):
     """Sharpe ratio (mean / std, ddof=1) of one trial, annualised by sqrt(periods_per_year)."""
-    from ..sharpe import sharpe_ratio
+    from ..stats.sharpe import sharpe_ratio
 
     return _trial_statistic(
         run, trial, bound, "Sharpe ratio",
@@ -220,7 +220,7 @@ sharpe.validate_params = _sharpe_params
 )
 def psr(run, *, trial, sr_benchmark, bound):
     """Probabilistic Sharpe ratio (Bailey and López de Prado 2012) of one trial."""
-    from ..sharpe import probabilistic_sharpe_ratio_from_returns
+    from ..stats.sharpe import probabilistic_sharpe_ratio_from_returns
 
     return _trial_statistic(run, trial, bound, "PSR",
                             lambda values, j: probabilistic_sharpe_ratio_from_returns(values[:, j], sr_benchmark),
@@ -243,7 +243,7 @@ def psr(run, *, trial, sr_benchmark, bound):
 def dsr(run, *, trial, bound):
     """Deflated Sharpe ratio (Bailey and López de Prado 2014): PSR against the expected maximum
     Sharpe ratio of as many null trials as there are columns, with their Sharpe ratios' variance."""
-    from ..sharpe import deflated_sharpe_ratio_from_trials
+    from ..stats.sharpe import deflated_sharpe_ratio_from_trials
 
     return _trial_statistic(run, trial, bound, "DSR",
                             lambda values, j: deflated_sharpe_ratio_from_trials(values, selected=j),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from ..artefacts.config_file import MISSING, lookup
 from ..bounds import is_number
-from ..config_file import MISSING, lookup
 from ..errors import ArtefactError
 from ..registry import Param, register
 from ..result import Outcome

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..artefacts.tables import line_of
 from ..registry import Param
 from ..result import Outcome
-from ..tables import line_of
 
 FIRST_ROWS = 5
 

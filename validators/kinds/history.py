@@ -4,48 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ArtefactError
+from ..artefacts.history import NoBestEpoch, metric_values, pick_epoch
 from ..registry import Param, register
 from ..result import Outcome
-
-
-def pick_epoch(history, epoch, monitor=None, mode=None) -> tuple[int, dict]:
-    """Index of the epoch to judge and evidence on how it was chosen.
-
-    ``"best"`` is the epoch ``EarlyStopping(restore_best_weights=True)`` keeps: the first
-    epoch with the best finite ``monitor`` value (NaN never counts as best).
-    """
-    n = history.n_epochs
-    if epoch == "last":
-        return n - 1, {"epoch_rule": "last"}
-    if epoch == "best":
-        values = metric_values(history, monitor)
-        finite = np.isfinite(values)
-        if not finite.any():
-            raise NoBestEpoch(f"monitor {monitor!r} has no finite value in {n} epochs")
-        masked = np.where(finite, values, -np.inf if mode == "max" else np.inf)
-        index = int(np.argmax(masked) if mode == "max" else np.argmin(masked))
-        return index, {"epoch_rule": f"best by {monitor} ({mode})", "monitor_value": float(values[index])}
-    index = int(epoch)
-    if not -n <= index < n:
-        raise ArtefactError(history.path, f"epoch index {index} is outside the history's {n} epochs")
-    return index % n, {"epoch_rule": f"index {index}"}
-
-
-class NoBestEpoch(Exception):
-    """The monitor has no finite value: no epoch can be called the best."""
-
 
 EPOCH = Param("epoch", "epoch", "'last', 'best' (needs monitor and mode) or a 0-based index", default="last")
 MONITOR = Param("monitor", "str", "metric choosing the best epoch, e.g. 'val_direction_auc'")
 MODE = Param("mode", "str", "'max' or 'min': which monitor value is best", choices=("min", "max"))
-
-
-def metric_values(history, name) -> np.ndarray:
-    if name not in history.metrics:
-        raise ArtefactError(history.path, f"no metric {name!r} in the history; found "
-                            + ", ".join(repr(m) for m in history.names()))
-    return history.metrics[name]
 
 
 @register(

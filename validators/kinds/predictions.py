@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics import STATISTICS, beyond_level, column_statistic
 from ..registry import Param, register
 from ..result import Outcome
+from ..stats.metrics import STATISTICS, beyond_level, column_statistic
 from .evidence import ALLOW_NONFINITE, COLUMN, ELEMENT, finite_values, first_rows
 
 

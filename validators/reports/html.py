@@ -29,10 +29,10 @@ from html import escape
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
+from ..errors import GateError
 from .atomic import write_atomic
-from .errors import GateError
-from .report_markdown import (
+from .markdown import (
     advice_of,
     baseline_results_of,
     clip,
@@ -206,7 +206,7 @@ def _checks_table(report, anchors) -> str:
 def _evidence_text(evidence) -> str:
     import json
 
-    from .report_json import plain
+    from .jsonreport import plain
 
     return json.dumps(plain(evidence), indent=1, ensure_ascii=False, allow_nan=False, default=str)
 

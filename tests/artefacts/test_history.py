@@ -1,4 +1,4 @@
-"""validators.history: Keras CSVLogger files and JSON dumps of History.history."""
+"""validators.artefacts.history: Keras CSVLogger files and JSON dumps of History.history."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from factory import healthy_history
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from validators.artefacts.history import read_history
 from validators.errors import ArtefactError
-from validators.history import read_history
 
 
 def test_csvlogger_file(tmp_path):

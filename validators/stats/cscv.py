@@ -10,7 +10,7 @@ out of sample among all ``N`` trials: ``omega = rank / (N + 1)`` with rank 1 the
 (inclusive, as in section 3.1 of the paper). Higher metric values are better, for the built-in
 metrics and for a callable alike.
 
-Decisions where the paper is silent (each one is tested in ``tests/test_pbo.py``):
+Decisions where the paper is silent (each one is tested in ``tests/stats/test_cscv.py``):
 
 * **Split order.** Splits are enumerated as ``itertools.combinations(range(S), S // 2)``
   of in-sample block indices (lexicographic). Split ``i`` and split ``C - 1 - i`` are

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from validators import tfrecord
+from validators.artefacts import tfrecord
 from validators.errors import ArtefactError
 
 # --------------------------------------------------------------------------- references

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ArtefactError
+from ..errors import ArtefactError
 
 MAX_CELL_CHARS = 256  # a one-value cell; longer cells are refused before parsing
 MAX_ARRAY_CELL_CHARS = 65_536  # a multi-value cell when the check picks an element

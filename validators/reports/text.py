@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .result import ERROR, FAIL, MUST, PASS
+from ..result import ERROR, FAIL, MUST, PASS
 
 _COLOURS = {PASS: "\033[32m", FAIL: "\033[31m", ERROR: "\033[35m", "warn": "\033[33m"}
 _RESET = "\033[0m"

@@ -1,4 +1,4 @@
-"""Tests for validators.cscv: fast path == general path == a slow, obviously-correct reference."""
+"""Tests for validators.stats.cscv: fast path == general path == a slow, obviously-correct reference."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
-from validators import cscv as pbo_module
-from validators.cscv import METRICS, PBOError, pbo, split_blocks
+from validators.stats import cscv as pbo_module
+from validators.stats.cscv import METRICS, PBOError, pbo, split_blocks
 
 # --- the slow reference: the paper's algorithm, line by line ------------------------------
 

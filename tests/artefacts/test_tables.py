@@ -1,4 +1,4 @@
-"""validators.tables: the vectorised cell parser and the CSV/Parquet readers."""
+"""validators.artefacts.tables: the vectorised cell parser and the CSV/Parquet readers."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from validators.errors import ArtefactError
-from validators.tables import (
+from validators.artefacts.tables import (
     MAX_ARRAY_CELL_CHARS,
     MAX_CELL_CHARS,
     MISSING_TOKENS,
@@ -24,6 +23,7 @@ from validators.tables import (
     read_table,
     sha256_of,
 )
+from validators.errors import ArtefactError
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from .errors import ArtefactError
+from ..errors import ArtefactError, toml_position
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 _MISSING = object()
@@ -58,12 +58,11 @@ def _json(path, text):
 def _toml(path, text):
     import tomllib
 
-    from .spec import _toml_position
 
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line, col, msg = _toml_position(exc)
+        line, col, msg = toml_position(exc)
         raise ArtefactError(path, f"invalid TOML: {msg}", line=line, column=col) from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise ArtefactError(path, "TOML nested too deeply") from None

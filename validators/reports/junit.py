@@ -29,11 +29,11 @@ import json
 import os
 import xml.etree.ElementTree as ET
 
-from . import __version__
+from .. import __version__
+from ..result import FAIL, MUST, PASS
 from .atomic import write_atomic
-from .report_json import plain
-from .report_markdown import advice_of, baseline_results_of, deltas_of, printable, value_text
-from .result import FAIL, MUST, PASS
+from .jsonreport import plain
+from .markdown import advice_of, baseline_results_of, deltas_of, printable, value_text
 
 
 def outcome_of(result) -> str:

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ArtefactError
+from ..errors import ArtefactError
 
 # Conventional names, tried in order; a spec's [artefacts] table replaces the list.
 CANDIDATES = {
@@ -152,7 +152,7 @@ class Run:
         return self._artefact("returns", _read_returns)
 
     def _trials_from_predictions(self):
-        from .trials import threshold_trial_matrix
+        from ..stats.trials import threshold_trial_matrix
 
         t = self.trials
         probability = self.column(t["probability_column"])

@@ -1,4 +1,4 @@
-"""validators.report_markdown: the PR-comment / job-summary report, its escaping, and
+"""validators.reports.markdown: the PR-comment / job-summary report, its escaping, and
 ``$GITHUB_STEP_SUMMARY``. Also home of ``any_report``, the hypothesis strategy of arbitrary
 reports the JUnit and HTML tests share."""
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from validators.advice import Advice
 from validators.baseline import Comparison, make_delta
 from validators.gate import GateReport, evaluate
-from validators.report_markdown import (
+from validators.reports.markdown import (
     append_step_summary,
     md,
     printable,

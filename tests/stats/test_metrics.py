@@ -1,4 +1,4 @@
-"""validators.metrics against slow, obviously-correct reference versions."""
+"""validators.stats.metrics against slow, obviously-correct reference versions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from validators.metrics import STATISTICS, average_ranks, beyond_level, column_statistic, roc_auc
+from validators.stats.metrics import STATISTICS, average_ranks, beyond_level, column_statistic, roc_auc
 
 FAST = settings(max_examples=60, deadline=None)
 

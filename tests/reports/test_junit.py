@@ -1,4 +1,4 @@
-"""validators.report_junit: one testcase per check, failures and errors as CI systems count them,
+"""validators.reports.junit: one testcase per check, failures and errors as CI systems count them,
 nice-to-have checks as skipped, exact numbers, and a file that parses whatever the report holds."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import xml.etree.ElementTree as ET
 import pytest
 from factory import SPEC, healthy_history, make_run, saturated_run
 from hypothesis import given, settings
-from test_report_markdown import any_report, fake_report
+from test_markdown import any_report, fake_report
 
 from validators.gate import evaluate
-from validators.report_junit import outcome_of, to_junit, write_junit
-from validators.report_markdown import printable, value_text
+from validators.reports.junit import outcome_of, to_junit, write_junit
+from validators.reports.markdown import printable, value_text
 from validators.result import CheckResult
 from validators.spec import load_spec
 

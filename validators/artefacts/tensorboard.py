@@ -59,8 +59,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from validators.artefacts.tfrecord import iter_records
 from validators.errors import ArtefactError
-from validators.tfrecord import iter_records
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,4 +1,4 @@
-"""validators.config_file: JSON, TOML and YAML configs (safe loading only) and dotted-key lookup."""
+"""validators.artefacts.config_file: JSON, TOML and YAML configs (safe loading only) and dotted-key lookup."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import pytest
 from factory import healthy_config
 
-from validators.config_file import MISSING, lookup, read_config
+from validators.artefacts.config_file import MISSING, lookup, read_config
 from validators.errors import ArtefactError
 
 TOML = """\

@@ -11,9 +11,8 @@ from factory import dense, functional, keras_file, make_zip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from validators import keras_archive as ka
-from validators.errors import ArtefactError
-from validators.keras_archive import (
+from validators.artefacts import keras_archive as ka
+from validators.artefacts.keras_archive import (
     LayerInfo,
     head_layers,
     keras_name,
@@ -23,6 +22,7 @@ from validators.keras_archive import (
     read_model_config,
     unsafe_layers,
 )
+from validators.errors import ArtefactError
 
 # --------------------------------------------------------------------------- real models
 

@@ -1,4 +1,4 @@
-"""Tests for validators.sharpe: worked examples from the papers, scipy as the test-only oracle."""
+"""Tests for validators.stats.sharpe: worked examples from the papers, scipy as the test-only oracle."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from validators.sharpe import (
+from validators.stats.sharpe import (
     EULER_GAMMA,
     SharpeError,
     deflated_sharpe_ratio,

@@ -1,4 +1,4 @@
-"""Strategy trials from predictions: validators.trials.threshold_trials against a slow
+"""Strategy trials from predictions: validators.stats.trials.threshold_trials against a slow
 per-row reference, the ``runverdict trials`` command that writes returns.csv, and the
 spec's ``[trials]`` table building the same returns on the fly."""
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from validators import cli
 from validators.gate import evaluate
 from validators.spec import parse_spec
-from validators.trials import DEFAULT_THRESHOLDS, threshold_positions, threshold_trials, trial_name
+from validators.stats.trials import DEFAULT_THRESHOLDS, threshold_positions, threshold_trials, trial_name
 
 
 def reference_trials(probability, forward_return, thresholds, cost):

@@ -1,4 +1,4 @@
-"""validators.report_html: one self-contained page, escaped, exact, with the plots; rendered in a
+"""validators.reports.html: one self-contained page, escaped, exact, with the plots; rendered in a
 real headless Chromium (Debian's ``chromium``, installed by ``make browser``): no console error,
 no request but the page itself, every check id on it, a screenshot that is not blank."""
 
@@ -15,15 +15,15 @@ import pytest
 from browser import Chromium, find_chromium, png_pixels
 from factory import SPEC, healthy_history, healthy_predictions, make_run, saturated_run
 from hypothesis import given, settings
-from test_report_markdown import any_report, fake_report
+from test_markdown import any_report, fake_report
 
 from validators.gate import evaluate
-from validators.report_html import to_html, write_html
-from validators.report_markdown import printable
+from validators.reports.html import to_html, write_html
+from validators.reports.markdown import printable
 from validators.result import CheckResult
 from validators.spec import load_spec
 
-FIXTURE_RUNS = Path(__file__).resolve().parent.parent / "fixtures" / "runs"
+FIXTURE_RUNS = Path(__file__).resolve().parents[2] / "fixtures" / "runs"
 MAX_BYTES = 1_000_000
 FAIL_RED = (207, 34, 46)  # --fail and the bars beyond a bound (#cf222e)
 

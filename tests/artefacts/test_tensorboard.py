@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from validators import tensorboard as tb
+from validators.artefacts import tensorboard as tb
+from validators.artefacts.tensorboard import ProtobufError, parse_event, read_tensorboard_history
+from validators.artefacts.tfrecord import crc32c, iter_records
 from validators.errors import ArtefactError
-from validators.tensorboard import ProtobufError, parse_event, read_tensorboard_history
-from validators.tfrecord import crc32c, iter_records
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -339,11 +339,11 @@ def test_scalar_fast_paths_agree_with_the_general_decoder(f4, f8):
 
 def test_validators_import_without_tensorflow():
     code = (
-        "import sys, validators.tfrecord, validators.tensorboard, validators.keras_archive\n"
+        "import sys, validators.artefacts.tfrecord, validators.artefacts.tensorboard, validators.artefacts.keras_archive\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tensorboard', 'google'))\n"
         "assert not heavy, heavy\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
 
 # --------------------------------------------------------------------------- a real Keras run

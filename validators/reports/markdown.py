@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import re
 
-from . import __version__
+from .. import __version__
+from ..result import ERROR, FAIL, MUST, PASS
 from .atomic import write_atomic
-from .result import ERROR, FAIL, MUST, PASS
 
 CELL_LIMIT = 400  # characters of one table cell before it is clipped
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"

@@ -6,7 +6,7 @@ import json
 import math
 import os
 
-from . import __version__
+from .. import __version__
 from .atomic import write_atomic
 
 SCHEMA_VERSION = 1
