@@ -92,6 +92,15 @@ class KerasArchive:
     keras_version: str | None
     layers: dict[str, LayerInfo]
     unsafe: tuple[UnsafeObject, ...]
+    output_keys: tuple[str, ...] = ()  # the model's outputs in order, as Keras names them in fit's logs
+    compile_config: dict | None = None  # what model.compile was given, as saved (None: not compiled)
+
+    @property
+    def compile(self):
+        """What training used (``compile_facts.CompileFacts``), outputs mapped by name."""
+        from .compile_facts import compile_facts
+
+        return compile_facts(self.compile_config, self.output_keys, self.path)
 
     @property
     def outputs(self) -> dict[str, LayerInfo]:
@@ -387,7 +396,9 @@ def read_keras_archive(path) -> KerasArchive:
         if isinstance(metadata, dict) and isinstance(metadata.get("keras_version"), str):
             version = metadata["keras_version"]
     layers: dict[str, LayerInfo] = {}
-    _layers_of(path, config, "config.json", "", layers, {})
+    outputs: dict[str, list[str]] = {}
+    _layers_of(path, config, "config.json", "", layers, outputs)
+    output_keys = tuple(key for keys in outputs.values() for key in keys)
     unsafe = []
     for location, reason in _walk_unsafe(config, "config"):
         layer = None
@@ -396,7 +407,9 @@ def read_keras_archive(path) -> KerasArchive:
             entry = config["config"]["layers"][int(match.group(1))]
             layer = _entry_name(entry) if isinstance(entry, dict) else None
         unsafe.append(UnsafeObject(layer, location, reason))
-    return KerasArchive(path, config, version, layers, tuple(unsafe))
+    compiled = config.get("compile_config")
+    return KerasArchive(path, config, version, layers, tuple(unsafe), output_keys,
+                        compiled if isinstance(compiled, dict) else None)
 
 
 def read_model_config(path) -> dict:

@@ -8,10 +8,10 @@ reports the same ``error``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ArtefactError
+from .returns import TrialReturns, read_returns
 
 # Conventional names, tried in order; a spec's [artefacts] table replaces the list.
 CANDIDATES = {
@@ -22,22 +22,6 @@ CANDIDATES = {
     "model": ("model.keras",),
     "tensorboard": ("logs",),
 }
-
-
-@dataclass(frozen=True)
-class TrialReturns:
-    """Strategy returns: ``values`` is T periods x N trials (float64), one name per trial."""
-
-    names: tuple
-    values: object  # numpy array
-    path: str
-    sha256: str | None = None  # of returns.csv as read; None when built from predictions
-
-    def frame(self):
-        """The same as a ``pandas.DataFrame``, one column per trial."""
-        import pandas as pd
-
-        return pd.DataFrame({n: self.values[:, j] for j, n in enumerate(self.names)}, columns=list(self.names))
 
 
 class Run:
@@ -149,7 +133,7 @@ class Run:
         """
         if self.trials is not None:
             return self._cached("returns", self._trials_from_predictions)
-        return self._artefact("returns", _read_returns)
+        return self._artefact("returns", read_returns)
 
     def _trials_from_predictions(self):
         from ..stats.trials import threshold_trial_matrix
@@ -163,17 +147,6 @@ class Run:
             raise ArtefactError(probability.path, f"cannot build trials from the predictions: {exc}") from None
         where = f"{probability.path} ([trials] from {t['probability_column']!r}, {t['return_column']!r})"
         return TrialReturns(names, values, where)
-
-
-def _read_returns(path) -> TrialReturns:
-    import numpy as np
-
-    from .tables import read_table
-
-    table = read_table(path)
-    names = tuple(c for c in table.header if c in table.columns)
-    values = np.column_stack([table.numeric(c).values for c in names]) if names else np.empty((0, 0))
-    return TrialReturns(names, values, os.fspath(path), table.sha256)
 
 
 def _sha256_of(path) -> str | None:
