@@ -190,8 +190,13 @@ def replace_json(name, new: Callable[[dict], object]):
 
 
 def history_json_only(*mutations):
-    """Only history.json left to read the history from (history.csv comes first)."""
-    return both(delete("history.csv"), *mutations)
+    """Only history.json left to read the history from (history.csv comes first; the logs would disagree)."""
+    return both(delete("history.csv", "logs"), *mutations)
+
+
+def history_csv_only(*mutations):
+    """Only history.csv left: a change to it is then not a disagreement with history.json and the logs."""
+    return both(delete("history.json", "logs"), *mutations)
 
 
 def tensorboard_only(*mutations):
@@ -402,7 +407,8 @@ def cases() -> Iterator[Case]:
                subprocess=True)
     yield Case("history-missing", 1, "no history at all (CSV, JSON, TensorBoard)",
                delete("history.csv", "history.json", "logs"), 2, _errors(HISTORY) | not_history,
-               ("{run}/history.csv: no history artefact: looked for history.csv, training.log, history.json, logs",))
+               ("{run}/history.csv: no history artefact: looked for history.csv, training.log, training_log.csv, "
+                "history.json, training_history.json, logs",))
     yield Case("config-missing", 1, "`config.json` missing", delete("config.json"), 2,
                _errors(CONFIG) | _passes(PREDICTIONS, HISTORY),
                ("{run}/config.json: no config artefact: looked for config.json, config.toml, config.yaml",))
@@ -635,19 +641,23 @@ def cases() -> Iterator[Case]:
 
     # 19. a NaN or inf loss in the history
     yield Case("loss-nan-last-epoch", 19, "loss `nan` at the last epoch",
-               set_cell("history.csv", 22, "volatility_loss", "nan"), 1,
+               history_csv_only(set_cell("history.csv", 22, "volatility_loss", "nan")), 1,
                {"volatility-loss": FAIL, "magnitude-loss": PASS}, ("volatility_loss = nan at epoch 20",))
+    yield Case("histories-disagree", 19, "`history.csv` says `nan` where `history.json` and the logs hold a loss",
+               set_cell("history.csv", 22, "volatility_loss", "nan"), 2,
+               {"volatility-loss": ERROR, "magnitude-loss": ERROR, "direction-auc": ERROR},
+               ("{run}/history.csv: volatility_loss at epoch 20 is nan here but 0.000203", "the run's histories disagree"))
     yield Case("loss-inf-last-epoch", 19, "loss `inf` at the last epoch",
-               set_cell("history.csv", 22, "magnitude_loss", "inf"), 1,
+               history_csv_only(set_cell("history.csv", 22, "magnitude_loss", "inf")), 1,
                {"magnitude-loss": FAIL, "volatility-loss": PASS}, ("magnitude_loss = inf at epoch 20",))
     yield Case("loss-nan-json", 19, "`NaN` literal in `history.json`",
                history_json_only(edit_json("history.json", lambda h: h["volatility_loss"].__setitem__(-1, float("nan")))), 1,
                {"volatility-loss": FAIL}, ("volatility_loss = nan at epoch 20",))
-    yield Case("monitor-all-nan", 19, "`val_direction_auc` NaN at every epoch", _nan_everywhere("history.csv",
-               "val_direction_auc"), 1, {"direction-auc": FAIL},
+    yield Case("monitor-all-nan", 19, "`val_direction_auc` NaN at every epoch",
+               history_csv_only(_nan_everywhere("history.csv", "val_direction_auc")), 1, {"direction-auc": FAIL},
                ("monitor 'val_direction_auc' has no finite value in 21 epochs",))
     yield Case("loss-nan-mid-training", 19, "loss `nan` at epoch 10, finite at the last",
-               set_cell("history.csv", 12, "volatility_loss", "nan"), 1, {"volatility-loss": FAIL},
+               history_csv_only(set_cell("history.csv", 12, "volatility_loss", "nan")), 1, {"volatility-loss": FAIL},
                ("volatility_loss", "not finite (nan or inf) at 1 epoch (10)"))
 
     # 20. PBO undefined

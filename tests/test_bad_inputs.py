@@ -157,7 +157,7 @@ CASES = [
                     "predictions.parquet"),)),
     Case("1-history-missing", 2, delete("history.csv"),
          statuses=status_of(HISTORY_CHECKS, "error") | status_of(PREDICTION_CHECKS + CONFIG_CHECKS, "pass"),
-         fragments=("no history artefact: looked for history.csv, training.log, history.json",)),
+         fragments=("no history artefact: looked for history.csv, training.log, training_log.csv, history.json",)),
     Case("1-config-missing", 2, delete("config.json"),
          statuses=status_of(CONFIG_CHECKS, "error") | status_of(PREDICTION_CHECKS, "pass"),
          fragments=("no config artefact: looked for config.json",)),

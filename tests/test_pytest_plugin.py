@@ -172,7 +172,7 @@ def test_a_missing_artefact_is_an_error_and_a_nice_check_an_xfail(pytester, spec
     missing = runs["missing"] / "history.csv"
     result.stdout.fnmatch_lines([
         "*_ ERROR at setup of volatility-loss (history, must) _*",
-        f"error: {missing}: no history artefact: looked for history.csv, training.log, history.json, logs in *",
+        f"error: {missing}: no history artefact: looked for history.csv, training.log, training_log.csv, history.json, training_history.json, logs, * in *",
         "check: volatility-loss (history, must, error)",
     ])
     result.stdout.fnmatch_lines([

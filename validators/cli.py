@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--spec", required=True, metavar="SPEC", help="gate spec (TOML), e.g. checks/run3.toml")
     check.add_argument("--baseline", metavar="BASELINE_DIR",
                        help="compare with this run: deltas, delta checks and the spec's advice")
+    _layout_arguments(check)
     check.add_argument("--json", metavar="PATH", help="also write the JSON report to PATH (atomically)")
     check.add_argument("--junit", metavar="PATH", help="also write a JUnit XML report (one testcase per check)")
     check.add_argument("--markdown", metavar="PATH",
@@ -67,6 +68,26 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("spec", metavar="SPEC")
     validate.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def _layout_arguments(parser) -> None:
+    parser.add_argument("--artefact", action="append", default=[], metavar="NAME=PATH",
+                        help="where an artefact is in the run (repeatable): predictions, history, config, returns, "
+                             "model; PATH is relative to the run, a glob must match one path. Overrides [artefacts]")
+    parser.add_argument("--layout", action="append", default=[], metavar="KEY=VALUE",
+                        help="a role in the run (repeatable): labels.HEAD=COLUMN, columns.HEAD=COLUMN, "
+                             "config_keys.KEY=DOTTED.KEY, returns_index=COLUMN|none. Overrides [layout]")
+
+
+def layout_overrides(args) -> tuple[dict, dict]:
+    """``(artefacts, layout)`` from ``--artefact`` and ``--layout``; ``UsageError`` when malformed."""
+    from .artefacts.layout import ARTEFACTS, LAYOUT_KEYS, parse_assignments
+
+    try:
+        return (parse_assignments(args.artefact, "--artefact", ARTEFACTS),
+                parse_assignments(args.layout, "--layout", LAYOUT_KEYS))
+    except ValueError as exc:
+        raise UsageError(f"runverdict: {exc}") from None
 
 
 def main(argv=None) -> int:
@@ -135,6 +156,7 @@ def _check(args) -> int:
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    artefacts, layout = layout_overrides(args)
     if args.baseline is not None and not os.path.isdir(args.baseline):
         raise UsageError(f"runverdict: baseline directory {args.baseline!r} not found or not a directory")
     if args.jobs < 0:
@@ -142,14 +164,14 @@ def _check(args) -> int:
     if len(args.run_dirs) > 1:
         if args.junit or args.markdown or args.html:
             raise UsageError("runverdict: --junit, --markdown and --html take one RUN_DIR; a sweep writes --json")
-        return _sweep(args, spec)
+        return _sweep(args, spec, artefacts, layout)
     run_dir = args.run_dirs[0]
     if not os.path.isdir(run_dir):
         raise UsageError(f"runverdict: run directory {run_dir!r} not found or not a directory")
     from .gate import evaluate
     from .reports.text import render, use_colour
 
-    report = evaluate(spec, run_dir, baseline_dir=args.baseline)
+    report = evaluate(spec, run_dir, baseline_dir=args.baseline, artefacts=artefacts, layout=layout)
     text = render(report, colour=use_colour(sys.stdout))
     if args.quiet:  # the advice and the summary line
         from .reports.text import advice_lines
@@ -195,7 +217,7 @@ def worst_exit(codes) -> int:
     return max(codes, key=lambda c: _SEVERITY.get(c, 3), default=int(ExitCode.ERROR))
 
 
-def _gate_one(spec, run_dir, baseline):
+def _gate_one(spec, run_dir, baseline, artefacts=None, layout=None):
     """Evaluate one run of a sweep in a worker process: (text, JSON-able report, exit code)."""
     import os
 
@@ -207,13 +229,13 @@ def _gate_one(spec, run_dir, baseline):
             return f"runverdict: run directory {run_dir!r} not found\n", None, int(ExitCode.ERROR)
         from .gate import evaluate
 
-        report = evaluate(spec, run_dir, baseline_dir=baseline)
+        report = evaluate(spec, run_dir, baseline_dir=baseline, artefacts=artefacts, layout=layout)
         return render(report), report_dict(report), int(report.exit_code)
     except Exception as exc:  # noqa: BLE001 - a bug in one run must not hide the others
         return f"runverdict: internal error on {run_dir}: {type(exc).__name__}: {exc}\n", None, 3
 
 
-def _sweep(args, spec) -> int:
+def _sweep(args, spec, artefacts=None, layout=None) -> int:
     import json
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -223,10 +245,11 @@ def _sweep(args, spec) -> int:
     jobs = args.jobs or min(len(args.run_dirs), os.cpu_count() or 1)
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            outcomes = list(pool.map(_gate_one, [spec] * len(args.run_dirs), args.run_dirs,
-                                     [args.baseline] * len(args.run_dirs)))
+            n = len(args.run_dirs)
+            outcomes = list(pool.map(_gate_one, [spec] * n, args.run_dirs, [args.baseline] * n,
+                                     [artefacts] * n, [layout] * n))
     else:
-        outcomes = [_gate_one(spec, d, args.baseline) for d in args.run_dirs]
+        outcomes = [_gate_one(spec, d, args.baseline, artefacts, layout) for d in args.run_dirs]
     if not args.quiet:
         for text, _, _ in outcomes:
             sys.stdout.write(text + "\n")

@@ -35,7 +35,7 @@ class GateReport:
 
 
 def prediction_columns(spec: Spec) -> list[str]:
-    """Every predictions column any check names, so the file is read once with just those."""
+    """Every predictions column (or head) any check names, so the file is read once with just those."""
     kinds = builtin_kinds()
     columns = []
     for check in spec.checks:
@@ -47,19 +47,46 @@ def prediction_columns(spec: Spec) -> list[str]:
     return list(dict.fromkeys(columns))
 
 
-def evaluate(spec: Spec, run_dir, baseline_dir=None) -> GateReport:
+def label_heads(spec: Spec) -> list[str]:
+    """Heads whose label column a check needs and leaves to the layout to find."""
+    return list(dict.fromkeys(c.params["column"] for c in spec.checks
+                              if c.kind == "auc" and c.params.get("label_column") is None))
+
+
+def judged_metrics(spec: Spec) -> list[str]:
+    """Every history metric a check judges or picks its epoch by."""
+    kinds = builtin_kinds()
+    names = [check.params[p.name] for check in spec.checks for p in kinds[check.kind].params
+             if p.role == "metric" and check.params.get(p.name)]
+    return list(dict.fromkeys(names))
+
+
+def open_run(spec: Spec, run_dir, artefacts=None, layout=None) -> Run:
+    """The run as the spec's checks see it: the spec's layout, then the command line's."""
+    from .artefacts.layout import Layout
+
+    where = Layout.of(run_dir, spec.artefacts, spec.layout, artefacts, layout)
+    run = Run(run_dir, None, prediction_columns(spec), spec.trials, layout=where, label_heads=label_heads(spec),
+              judged_metrics=judged_metrics(spec))
+    run.allow_first_run = spec.allow_first_run
+    return run
+
+
+def evaluate(spec: Spec, run_dir, baseline_dir=None, *, artefacts=None, layout=None,
+             baseline_artefacts=None, baseline_layout=None) -> GateReport:
     """Run every check (each runs even when others fail), decide the verdict, give advice.
 
+    ``artefacts`` and ``layout`` declare where things are in this run (``--artefact``,
+    ``--layout``), over the spec's ``[artefacts]`` and ``[layout]``.
     With ``baseline_dir``, the spec's checks (all but ``delta``) also run on the baseline,
     every history metric and observed value is compared, and ``delta`` checks and advice
     conditions see the baseline's history.
     """
     started = time.perf_counter()
-    run = Run(run_dir, spec.artefacts, prediction_columns(spec), spec.trials)
-    run.allow_first_run = spec.allow_first_run
+    run = open_run(spec, run_dir, artefacts, layout)
     baseline_report = None
     if baseline_dir is not None:
-        base_run = Run(baseline_dir, spec.artefacts, prediction_columns(spec), spec.trials)
+        base_run = open_run(spec, baseline_dir, baseline_artefacts, baseline_layout)
         base_results = _run_checks([c for c in spec.checks if c.kind != "delta"], base_run)
         verdict, code = verdict_of(base_results)
         baseline_report = GateReport(os.fspath(baseline_dir), spec, tuple(base_results), verdict, code,
@@ -89,6 +116,7 @@ def _run_checks(checks, run) -> list[CheckResult]:
     for check in checks:
         kind = kinds[check.kind]
         bound_text = _bound_text(kind, check)
+        bound_before = len(run.bindings)
         try:
             kwargs = dict(check.params)
             if kind.bounded:
@@ -97,8 +125,12 @@ def _run_checks(checks, run) -> list[CheckResult]:
             if not isinstance(outcome, Outcome):  # a kind that forgot to decide never passes
                 raise TypeError(f"kind {check.kind!r} returned {type(outcome).__name__}, not an Outcome")
             status = PASS if outcome.passed is True else FAIL
+            evidence = dict(outcome.evidence)
+            layout_notes = list(dict.fromkeys(b.note() for b in run.bindings[bound_before:]))
+            if layout_notes:
+                evidence["layout"] = layout_notes
             result = CheckResult(check.id, check.kind, check.severity, status, outcome.observed, bound_text,
-                                 outcome.message, dict(outcome.evidence), check.description)
+                                 outcome.message, evidence, check.description)
         except ArtefactError as exc:
             evidence = {"file": os.fspath(exc.path)}
             if exc.line is not None:

@@ -23,7 +23,8 @@ class Param:
 
     ``type`` is one of "str", "number", "int", "bool", "any", "epoch" (``"last"``, ``"best"``
     or an integer index), "number_or_list". ``role="column"`` marks a predictions column the
-    gate must read; ``artefact`` names which artefact a path-like parameter refers to.
+    gate must read (a head, bound to the run's column by the layout); ``role="metric"`` a history
+    metric a check judges.
     """
 
     name: str

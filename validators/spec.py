@@ -20,8 +20,9 @@ from .errors import SpecError, toml_position
 from .registry import type_error
 from .result import SEVERITIES
 
-ARTEFACTS = ("predictions", "history", "config", "returns", "model", "tensorboard")
-TOP_LEVEL_KEYS = ("name", "description", "artefacts", "trials", "baseline", "check", "advice")
+from .artefacts.layout import ARTEFACTS, LAYOUT_KEYS, ROLE_TABLES
+
+TOP_LEVEL_KEYS = ("name", "description", "artefacts", "layout", "trials", "baseline", "check", "advice")
 BASELINE_KEYS = ("allow_first_run",)
 TRIALS_KEYS = ("probability_column", "return_column", "thresholds", "cost")
 COMMON_KEYS = ("id", "kind", "severity", "description")
@@ -46,6 +47,7 @@ class Spec:
     name: str
     artefacts: dict
     checks: tuple[CheckSpec, ...]
+    layout: dict = field(default_factory=dict)  # [layout]: column roles, config keys, the returns' index
     description: str = ""
     trials: dict | None = None  # build returns from predictions: see _parse_trials
     allow_first_run: bool = False  # [baseline] allow_first_run: delta checks pass uncompared without a baseline
@@ -112,6 +114,7 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
             raise SpecError(path, f"artefact {key!r} must be a path inside the run directory, got {value!r}",
                             line=line, column=1)
 
+    layout = _parse_layout(raw.get("layout"), path, locator)
     trials = _parse_trials(raw.get("trials"), path, locator)
 
     checks_raw = raw.get("check")
@@ -142,9 +145,39 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
     from .advice import parse_rules
 
     advice = parse_rules(raw.get("advice"), path, locator, {c.id for c in checks})
-    return Spec(path=path, sha256=sha256, name=name, artefacts=dict(artefacts), checks=tuple(checks),
+    return Spec(path=path, sha256=sha256, name=name, artefacts=dict(artefacts), checks=tuple(checks), layout=layout,
                 description=description, trials=trials, allow_first_run=baseline.get("allow_first_run", False),
                 advice=advice, raw=raw)
+
+
+def _parse_layout(table, path, locator) -> dict:
+    """``[layout]``: where roles live in the run (``validators.artefacts.layout``).
+
+    ``labels``, ``columns`` and ``config_keys`` are tables of names (head or key -> the
+    run's column or dotted key); ``returns_index`` names the returns' index column, or
+    ``"none"`` for a returns file without one.
+    """
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise SpecError(path, "'layout' must be a table such as [layout]", line=locator.top_key("layout"))
+
+    def fail(key, message, hint=None):
+        raise SpecError(path, f"[layout] {message}", line=locator.key_in_table("layout", key) or
+                        locator.top_key("layout"), column=1, hint=hint)
+
+    for key, value in table.items():
+        if key not in LAYOUT_KEYS:
+            fail(key, f"unknown key {key!r}", _suggest(key, LAYOUT_KEYS) or f"known keys: {', '.join(LAYOUT_KEYS)}")
+        if key in ROLE_TABLES:
+            if not isinstance(value, dict):
+                fail(key, f"{key!r} must be a table of names, e.g. {key} = {{ direction = \"...\" }}, got {value!r}")
+            for sub, name in value.items():
+                if not isinstance(name, str) or not name:
+                    fail(key, f"{key}.{sub} must be a non-empty string, got {name!r}")
+        elif not isinstance(value, str) or not value:
+            fail(key, f"{key!r} must be a column name (or \"none\"), got {value!r}")
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in table.items()}
 
 
 def _parse_trials(table, path, locator):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import ArtefactError
+from .keras_names import keras_name
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,6 @@ def _name_of(obj):
         if isinstance(cfg.get("name"), str):
             return cfg["name"]
         if isinstance(obj.get("class_name"), str):
-            from .keras_archive import keras_name
-
             return keras_name(obj["class_name"])
     return repr(obj)[:80]
 

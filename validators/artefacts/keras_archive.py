@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 from validators.errors import ArtefactError
 
+from .keras_names import keras_name
+
 __all__ = [
     "MAX_CONFIG_BYTES",
     "KerasArchive",
@@ -119,16 +121,6 @@ class KerasArchive:
 
 
 # --------------------------------------------------------------------------- names
-
-def keras_name(class_name: str) -> str:
-    """Keras' string name of a built-in class: ``HeNormal`` -> ``he_normal``.
-
-    The same rule as ``keras.src.utils.naming.to_snake_case``, which registers these aliases.
-    """
-    name = re.sub(r"\W+", "", class_name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
 
 def _is_keras_module(module) -> bool:
     return isinstance(module, str) and (module == "keras" or module.startswith("keras."))

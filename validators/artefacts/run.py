@@ -11,52 +11,48 @@ import os
 from pathlib import Path
 
 from ..errors import ArtefactError
+from .layout import CONVENTIONS, Layout
 from .returns import TrialReturns, read_returns
 
-# Conventional names, tried in order; a spec's [artefacts] table replaces the list.
-CANDIDATES = {
-    "predictions": ("predictions.csv", "predictions.parquet"),
-    "history": ("history.csv", "training.log", "history.json", "logs"),
-    "config": ("config.json", "config.toml", "config.yaml", "config.yml"),
-    "returns": ("returns.csv", "returns.parquet"),
-    "model": ("model.keras",),
-    "tensorboard": ("logs",),
-}
+CANDIDATES = CONVENTIONS  # the conventional names of each artefact, tried in order (see layout.py)
 
 
 class Run:
-    def __init__(self, root, overrides: dict | None = None, prediction_columns=None, trials: dict | None = None):
+    """One run directory: its layout (``layout.Layout``) and its artefacts, each read once.
+
+    ``prediction_columns`` are the heads (or columns) the spec's checks read, ``label_heads``
+    the heads whose label column a check needs, ``judged_metrics`` the history metrics the
+    checks judge (two history files that disagree on one of them are an error).
+    """
+
+    def __init__(self, root, overrides: dict | None = None, prediction_columns=None, trials: dict | None = None,
+                 *, layout: Layout | None = None, label_heads=(), judged_metrics=()):
         self.root = Path(root)
-        self.overrides = dict(overrides or {})
+        self.layout = layout if layout is not None else Layout.of(self.root, overrides)
+        self.overrides = dict(self.layout.paths)
         self.trials = trials
         self.baseline: Run | None = None  # the baseline run, for delta checks and advice
         self.allow_first_run = False
         self._wanted_columns = list(prediction_columns or [])
+        self._label_heads = list(label_heads)
+        self._judged_metrics = list(judged_metrics)
         self._cache: dict = {}
         self.files: dict[str, str] = {}  # path read -> sha256 (directories: of their files)
+        self.bindings: list = []  # layout.Binding of every role bound by convention or declaration, in order
 
     # -- locating -------------------------------------------------------------------------
     def path_of(self, artefact: str) -> Path:
         """The path of ``artefact``; raises ``ArtefactError`` naming what was looked for."""
-        if artefact in self.overrides:
-            return self.root / self.overrides[artefact]
-        names = CANDIDATES[artefact]
-        for name in names:
-            candidate = self.root / name
-            if candidate.exists():
-                return candidate
-            if candidate.is_symlink():  # there, but leading nowhere: never fall back to the next name
-                try:
-                    target = os.readlink(candidate)
-                except OSError:
-                    target = "?"
-                raise ArtefactError(candidate, f"is a symbolic link to {target!r}, which cannot be followed "
-                                               "(its target is missing, or the links form a loop)")
-        if not self.root.is_dir():
-            raise ArtefactError(self.root, "run directory not found")
-        looked = ", ".join(names)
-        raise ArtefactError(self.root / names[0], f"no {artefact} artefact: looked for {looked} in {self.root}",
-                            hint=f"set [artefacts] {artefact} = \"...\" in the spec if it has another name")
+        return self.layout.find(artefact).path
+
+    def choices(self) -> dict:
+        """``layout.Choice`` of every artefact located so far."""
+        return self.layout.chosen()
+
+    def _bound(self, binding):
+        if binding.how != "as named":
+            self.bindings.append(binding)
+        return binding
 
     def _cached(self, key, load):
         if key not in self._cache:
@@ -87,17 +83,48 @@ class Run:
 
     # -- artefacts ------------------------------------------------------------------------
     def predictions(self):
-        """The predictions file, with every column any check of the spec needs."""
-        from .tables import read_table
+        """The predictions file, with every column any check of the spec needs (bound to the run's names)."""
+        from .tables import read_header, read_table
 
-        return self._artefact("predictions",
-                              lambda path: read_table(path, self._wanted_columns or None, skip_missing=True))
+        def read(path):
+            try:
+                header = read_header(path)
+            except ArtefactError:  # the full read names what is wrong, as precisely as it can
+                return read_table(path, self._wanted_columns or None, skip_missing=True)
+            names = []
+            for head in self._wanted_columns:
+                names += self._try(lambda: self.layout.prediction_column(header, head, path).name)
+            for head in self._label_heads:
+                names += self._try(lambda: self.layout.label_column(header, head, path).name)
+            return read_table(path, names or None, skip_missing=True)
+
+        return self._artefact("predictions", read)
+
+    @staticmethod
+    def _try(bind) -> list:
+        try:
+            return [bind()]
+        except ArtefactError:  # the check that needs this column reports it
+            return []
 
     def column(self, name: str, element: int | None = None):
-        """One parsed predictions column (a ``tables.Column``)."""
+        """One parsed predictions column (a ``tables.Column``): head ``name``, bound by the layout."""
+        table = self.predictions()
+        binding = self._bound(self.layout.prediction_column(table.header, name, table.path))
+        return self._read_column(table, binding.name, element)
 
+    def label(self, head: str, element: int | None = None):
+        """The label column of head ``head`` (``y_direction``, ``direction_true``, ... or as declared)."""
+        table = self.predictions()
+        binding = self._bound(self.layout.label_column(table.header, head, table.path))
+        return self._read_column(table, binding.name, element)
+
+    def raw_column(self, name: str, element: int | None = None):
+        """A predictions column by its exact name, no binding (a check that names the column itself)."""
+        return self._read_column(self.predictions(), name, element)
+
+    def _read_column(self, table, name, element):
         def load():
-            table = self.predictions()
             if name not in table.columns:
                 from .tables import read_table
 
@@ -111,20 +138,53 @@ class Run:
         return self._cached(("column", name, element), load)
 
     def history(self):
+        """The training history; other history files present must agree on every judged metric."""
         from .history import read_history
 
-        return self._artefact("history", read_history)
+        def read(path):
+            history = read_history(path)
+            if self._judged_metrics:
+                for other in self.layout.find("history").not_read:
+                    _agree(history, self.root / other, self._judged_metrics)
+            return history
+
+        return self._artefact("history", read)
 
     def config(self) -> dict:
         from .config_file import read_config
 
         return self._artefact("config", read_config)
 
-    def model(self):
-        """The saved model's architecture (``keras_archive.KerasArchive``), read as data."""
-        from .keras_archive import read_keras_archive
+    def config_value(self, key: str):
+        """``(value, binding)`` of a dotted config key, found as the layout says."""
+        config = self.config()
+        value, binding = self.layout.config_key(config, key, self.path_of("config"))
+        self._bound(binding)
+        return value, binding
 
-        return self._artefact("model", read_keras_archive)
+    def model(self):
+        """The saved model's architecture (``keras_archive.KerasArchive``), read as data.
+
+        A ``.keras`` archive, or a legacy HDF5 ``.h5`` model (read with h5py, never deserialised).
+        """
+
+        def read(path):
+            if os.fspath(path).lower().endswith((".h5", ".hdf5")):
+                from .keras_h5 import read_keras_h5
+
+                return read_keras_h5(path)
+            from .keras_archive import read_keras_archive
+
+            return read_keras_archive(path)
+
+        return self._artefact("model", read)
+
+    def heads(self) -> tuple[str, ...] | None:
+        """The model's output names in order, or None when the run has no readable model."""
+        try:
+            return self.model().output_keys
+        except ArtefactError:
+            return None
 
     def returns(self):
         """Strategy returns (``TrialReturns``): T periods x N trials, one name per trial.
@@ -133,7 +193,8 @@ class Run:
         """
         if self.trials is not None:
             return self._cached("returns", self._trials_from_predictions)
-        return self._artefact("returns", read_returns)
+        index = self.layout.returns_index
+        return self._artefact("returns", read_returns if index is None else lambda p: read_returns(p, index=index))
 
     def _trials_from_predictions(self):
         from ..stats.trials import threshold_trial_matrix
@@ -166,3 +227,31 @@ def _sha256_of(path) -> str | None:
         return sha256_of(path) if path.is_file() else None
     except OSError:
         return None
+
+
+def _agree(history, other_path, metrics) -> None:
+    """Raise ``ArtefactError`` when another readable history file disagrees on a judged metric."""
+    import numpy as np
+
+    from .history import read_history
+
+    try:
+        other = read_history(other_path)
+    except ArtefactError:
+        return  # unreadable: not read, as the report says
+    for metric in metrics:
+        if metric not in history.metrics or metric not in other.metrics:
+            continue
+        a, b = history.metrics[metric], other.metrics[metric]
+        if a.size != b.size:
+            raise ArtefactError(history.path, f"{metric} has {a.size} epochs here but {b.size} in "
+                                f"{os.fspath(other_path)}: two histories of different trainings",
+                                hint="keep one history, or name the right one with --artefact history=PATH")
+        with np.errstate(invalid="ignore", over="ignore"):  # equal, both NaN, or finite and within float32 rounding
+            close = np.isfinite(a) & np.isfinite(b) & (np.abs(a - b) <= 1e-6 * np.maximum(np.abs(a), np.abs(b)))
+        same = (a == b) | (np.isnan(a) & np.isnan(b)) | close
+        if not same.all():
+            i = int(np.flatnonzero(~same)[0])
+            raise ArtefactError(history.path, f"{metric} at epoch {int(history.epochs[i])} is {float(a[i])!r} here but "
+                                f"{float(b[i])!r} in {os.fspath(other_path)}: the run's histories disagree",
+                                hint="keep one history, or name the right one with --artefact history=PATH")

@@ -184,6 +184,32 @@ def read_table(path, columns: list[str] | None = None, *, skip_missing: bool = F
         return _read_csv(path, columns, skip_missing)
 
 
+def read_header(path) -> list[str]:
+    """The column names of a CSV or Parquet file, reading no data rows."""
+    path = os.fspath(path)
+    if path.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        _regular_file(path)
+        try:
+            return list(pq.read_schema(path).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ArtefactError(path, f"not a readable Parquet file: {exc}") from None
+    _regular_file(path)
+    return _read_header(path)[0]
+
+
+def _regular_file(path) -> None:
+    """Refuse anything but a regular file before a plain open (a named pipe would block it forever)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise ArtefactError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise ArtefactError(path, "is not a regular file")
+
+
 def _read_header(path) -> tuple[list[str], bool]:
     """The header's names, and whether anything follows the header line."""
     try:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 
 from ..registry import Kind
-from . import auc, backtest, config, delta, history, model, predictions  # noqa: F401
+from . import auc, backtest, compiled, config, delta, history, model, predictions  # noqa: F401
 
-MODULES = ("auc", "backtest", "config", "delta", "history", "model", "predictions")
+MODULES = ("auc", "backtest", "compiled", "config", "delta", "history", "model", "predictions")
 
 
 def builtin_kinds() -> dict[str, Kind]:

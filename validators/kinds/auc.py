@@ -15,10 +15,11 @@ from .evidence import first_rows
     "auc",
     params=(
         Param("column", "str", "predicted probability column, e.g. 'direction'", required=True, role="column"),
-        Param("label_column", "str", "0/1 label column, e.g. 'y_direction'", required=True, role="column"),
+        Param("label_column", "str", "0/1 label column, e.g. 'y_direction'; by default the head's label found by "
+              "the layout (y_H, H_true, true_H, H_label, label_H, H_target, target_H, y_true_H)", role="column"),
         Param("element", "int", "element to pick from array cells of the score column", min=0),
         Param("history_metric", "str",
-              "the logged Keras AUC to show beside it (best epoch), e.g. 'val_direction_auc'"),
+              "the logged Keras AUC to show beside it (best epoch), e.g. 'val_direction_auc'", role="metric"),
     ),
     artefacts=("predictions",),
     observes="exact ROC AUC",
@@ -27,8 +28,7 @@ from .evidence import first_rows
         id = "direction-auc-exact"
         kind = "auc"
         severity = "must"
-        column = "direction"
-        label_column = "y_direction"
+        column = "direction"          # the head; its label is found: y_direction, direction_true, ...
         history_metric = "val_direction_auc"
         ge = 0.65
     """,
@@ -39,9 +39,11 @@ def auc(run, *, column, label_column, element, history_metric, bound):
     Keras' ``AUC`` metric approximates with 200 thresholds; when ``history_metric`` is given,
     its value at the best epoch is shown beside the exact one, for information only.
     """
-    scores = run.column(column, element).values
-    labels = run.column(label_column).values
-    evidence = {"rows": int(scores.size)}
+    score_column = run.column(column, element)
+    label = run.raw_column(label_column) if label_column is not None else run.label(column)
+    scores, labels = score_column.values, label.values
+    label_column = label.name
+    evidence = {"rows": int(scores.size), "column": score_column.name, "label_column": label_column}
     bad_score = ~np.isfinite(scores)
     if bad_score.any():
         evidence["first_rows"] = first_rows(bad_score, scores)
@@ -78,3 +80,13 @@ def _logged(run, metric, exact, evidence) -> str:
     evidence.update(logged_metric=metric, logged_best=best, logged_last=float(values[-1]),
                     exact_minus_logged_best=exact - best)
     return f" (Keras logged {metric} best {best!r}, 200-threshold approximation)"
+
+
+def _auc_params(params):
+    if params["label_column"] is not None and params["label_column"] == params["column"]:
+        return "label_column", (f"label_column {params['label_column']!r} is the score column itself: the AUC of a "
+                                "column against itself is 1.0 whatever the model did")
+    return None
+
+
+auc.validate_params = _auc_params

@@ -11,7 +11,7 @@ from .history import EPOCH, MODE, MONITOR, epoch_params_problem
 @register(
     "delta",
     params=(
-        Param("metric", "str", "history metric, e.g. 'val_direction_auc'", required=True),
+        Param("metric", "str", "history metric, e.g. 'val_direction_auc'", required=True, role="metric"),
         EPOCH,
         MONITOR,
         MODE,

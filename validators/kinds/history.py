@@ -9,14 +9,14 @@ from ..registry import Param, register
 from ..result import Outcome
 
 EPOCH = Param("epoch", "epoch", "'last', 'best' (needs monitor and mode) or a 0-based index", default="last")
-MONITOR = Param("monitor", "str", "metric choosing the best epoch, e.g. 'val_direction_auc'")
+MONITOR = Param("monitor", "str", "metric choosing the best epoch, e.g. 'val_direction_auc'", role="metric")
 MODE = Param("mode", "str", "'max' or 'min': which monitor value is best", choices=("min", "max"))
 
 
 @register(
     "history",
     params=(
-        Param("metric", "str", "metric name as Keras logs it, e.g. 'val_direction_auc'", required=True),
+        Param("metric", "str", "metric name as Keras logs it, e.g. 'val_direction_auc'", required=True, role="metric"),
         EPOCH,
         MONITOR,
         MODE,
