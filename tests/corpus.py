@@ -29,8 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _factory_spec() -> Path:
+    from factory import SPEC as spec
+
+    return spec
+
 FIXTURE = REPO / "fixtures" / "runs" / "run3_relu"
-SPEC = REPO / "checks" / "run3.toml"
+SHIPPED_SPEC = REPO / "checks" / "run3.toml"
+SPEC = _factory_spec()  # the shipped spec plus the config checks a team adds (tests/factory.py)
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
 
@@ -38,8 +46,8 @@ VOLATILITY = ("volatility-not-saturated", "volatility-max", "volatility-not-dead
 MAGNITUDE = ("magnitude-mean", "magnitude-max", "magnitude-not-dead", "magnitude-range")
 PREDICTIONS = VOLATILITY + MAGNITUDE + ("direction-auc-exact",)
 HISTORY = ("volatility-loss", "magnitude-loss", "direction-auc", "direction-auc-improved")
-CONFIG = ("loss-weights", "volatility-activation", "magnitude-activation")
-MODEL = ("volatility-head", "magnitude-head")
+CONFIG = ("config-loss-weights", "config-volatility-activation", "config-magnitude-activation")
+MODEL = ("loss-weights", "volatility-head", "magnitude-head")
 RETURNS = ("pbo", "pbo-improved", "sharpe")
 EVERY_CHECK = PREDICTIONS + HISTORY + CONFIG + MODEL + RETURNS + ("direction-auc-vs-baseline",)
 
@@ -77,11 +85,14 @@ def broken_run(case: Case, tmp) -> Path:
     return run_dir
 
 
+def spec_text() -> str:
+    return SPEC.read_text()
+
+
 def spec_for(case: Case, tmp) -> Path:
-    if case.spec_edit is None:
-        return SPEC
     path = Path(tmp) / "gate.toml"
-    path.write_text(case.spec_edit(SPEC.read_text()))
+    text = spec_text()
+    path.write_text(case.spec_edit(text) if case.spec_edit is not None else text)
     return path
 
 
@@ -455,7 +466,7 @@ def cases() -> Iterator[Case]:
                ("{run}/history.csv: no metric 'volatility_loss' in the history; found ", "'vol_loss'"))
     yield Case("config-key-missing", 4, "a config key missing (`loss_weights`)",
                edit_json("config.json", lambda c: c.pop("loss_weights")), 2,
-               {"loss-weights": ERROR, "volatility-activation": PASS, "magnitude-activation": PASS},
+               {"config-loss-weights": ERROR, "config-volatility-activation": PASS, "config-magnitude-activation": PASS},
                ("{run}/config.json: no key 'loss_weights' in the config; top-level keys: 'run'",))
     yield Case("model-layer-missing", 4, "the model has no layer `volatility`",
                keras_members(lambda m: m.update({"config.json": m["config.json"].replace(b'"volatility"', b'"vol"')})),
@@ -750,10 +761,10 @@ def cases() -> Iterator[Case]:
                (f"{{run}}/predictions.csv:{ff_line}:{ff_col}: not UTF-8 text (byte offset {ff_at})",), subprocess=True)
     yield Case("config-nan-literal", None, "`NaN` as a loss weight in `config.json`",
                replace_text("config.json", '"volatility": 0.3', '"volatility": NaN'), 1,
-               {"loss-weights": FAIL, "volatility-activation": PASS},
+               {"config-loss-weights": FAIL, "config-volatility-activation": PASS},
                ("loss_weights.volatility: nan differs from 0.3",))
     yield Case("config-infinity-literal", None, "`Infinity` as a loss weight",
-               replace_text("config.json", '"magnitude": 0.3', '"magnitude": Infinity'), 1, {"loss-weights": FAIL},
+               replace_text("config.json", '"magnitude": 0.3', '"magnitude": Infinity'), 1, {"config-loss-weights": FAIL},
                ("loss_weights.magnitude: inf differs from 0.3",))
     yield Case("config-trailing-comma", None, "a trailing comma in `config.json`",
                replace_text("config.json", '"magnitude": 0.3\n', '"magnitude": 0.3,\n'), 2, _errors(CONFIG),
@@ -762,13 +773,13 @@ def cases() -> Iterator[Case]:
                2, _errors(CONFIG), ("{run}/config.json: expected a mapping at the top level, got list",))
     yield Case("config-yaml-exponent", None, "YAML `volatility: 3e-1` (a string to YAML 1.1)",
                config_as("config.yaml", lambda c: _yaml(c).replace("volatility: 0.3", "volatility: 3e-1")), 1,
-               {"loss-weights": FAIL, "volatility-activation": PASS}, ("'volatility': '3e-1'",))
+               {"config-loss-weights": FAIL, "config-volatility-activation": PASS}, ("'volatility': '3e-1'",))
     yield Case("config-yaml-python-tag", None, "YAML with a `!!python/object` tag",
                config_as("config.yaml", lambda c: "heads: !!python/object/apply:os.system ['true']\n" + _yaml(c)), 2,
                _errors(CONFIG), ("{run}/config.yaml:1:8: invalid YAML: could not determine a constructor",))
     yield Case("config-toml-nan", None, "TOML `volatility = nan`",
                config_as("config.toml", lambda c: _toml(c).replace("volatility = 0.3", "volatility = nan")), 1,
-               {"loss-weights": FAIL, "volatility-activation": PASS}, ("loss_weights.volatility: nan differs from 0.3",))
+               {"config-loss-weights": FAIL, "config-volatility-activation": PASS}, ("loss_weights.volatility: nan differs from 0.3",))
     yield Case("parquet-corrupt", None, "`predictions.parquet` that is not Parquet",
                both(delete("predictions.csv"), write("predictions.parquet", b"PAR1" + bytes(64) + b"PAR1")), 2,
                _errors(PREDICTIONS), ("{run}/predictions.parquet: not a readable Parquet file",))
@@ -913,7 +924,7 @@ def render_limits() -> str:
 
 def render_readme_section() -> str:
     """Everything between the README's ``refuses`` markers (the markers excluded)."""
-    return f"\n## What the gate refuses\n\nA gate fails closed: damaged, missing or unreadable data is never a pass. Each row is a broken copy\nof `fixtures/runs/run3_relu` judged by `checks/run3.toml` in `tests/test_corpus.py`; the table is\ngenerated from `tests/corpus.py` (`python tests/corpus.py`) and a test keeps the two equal.\n`#` is the case's number in the team's BAD_INPUTS.md (blank: found beyond it). An error names the\nfile and, where there is one, the line and column or the byte offset (RUN_DIR is the run directory).\n\n{render_table()}\n\nLimits (past one, the input is refused with a message that names it):\n\n{render_limits()}\n"
+    return f"\n## What the gate refuses\n\nA gate fails closed: damaged, missing or unreadable data is never a pass. Each row is a broken copy\nof `fixtures/runs/run3_relu` judged by `checks/run3.toml` (plus three `config` checks on `config.json`) in\n`tests/test_corpus.py`; the table is\ngenerated from `tests/corpus.py` (`python tests/corpus.py`) and a test keeps the two equal.\n`#` is the case's number in the team's BAD_INPUTS.md (blank: found beyond it). An error names the\nfile and, where there is one, the line and column or the byte offset (RUN_DIR is the run directory).\n\n{render_table()}\n\nLimits (past one, the input is refused with a message that names it):\n\n{render_limits()}\n"
 
 
 def readme_section(text: str) -> str:

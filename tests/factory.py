@@ -2,15 +2,66 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-SPEC = Path(__file__).resolve().parent.parent / "checks" / "run3.toml"
+SHIPPED_SPEC = Path(__file__).resolve().parent.parent / "checks" / "run3.toml"
+
+# The plan's criteria on a team's own config file, as a team adds them to the shipped spec (which
+# reads what training used from the model, not from a config whose layout every team chooses):
+# tests of config reading judge runs with the shipped spec plus these.
+CONFIG_CHECKS_TOML = """
+[[check]]
+id = "config-loss-weights"
+description = "The config file records the plan's loss weights (1.0, 0.3, 0.3)"
+kind = "config"
+severity = "must"
+key = "loss_weights"
+equals = { direction = 1.0, volatility = 0.3, magnitude = 0.3 }
+
+[[check]]
+id = "config-volatility-activation"
+description = "The config file records volatility_out = layers.Dense(1, activation='relu', ...)"
+kind = "config"
+severity = "must"
+key = "heads.volatility.activation"
+equals = "relu"
+
+[[check]]
+id = "config-magnitude-activation"
+description = "The config file records magnitude_out = layers.Dense(1, activation='relu', ...)"
+kind = "config"
+severity = "must"
+key = "heads.magnitude.activation"
+equals = "relu"
+"""
+CONFIG_CHECK_IDS = ("config-loss-weights", "config-volatility-activation", "config-magnitude-activation")
+
+
+def spec_with_config_checks() -> str:
+    """checks/run3.toml with the config checks inserted after its loss-weights check."""
+    text = SHIPPED_SPEC.read_text()
+    at = text.index("# ---- The fix itself")
+    return text[:at] + CONFIG_CHECKS_TOML.lstrip("\n") + "\n" + text[at:]
+
+
+def _write_spec() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="runverdict-spec-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "run3.toml"
+    path.write_text(spec_with_config_checks())
+    return path
+
+
+SPEC = _write_spec()  # the shipped spec plus CONFIG_CHECKS_TOML, in a folder of this process's own
 
 
 def bracket(values) -> list[str]:
@@ -64,7 +115,8 @@ def healthy_config() -> dict:
     }
 
 
-def make_run(root, predictions=None, history=None, config=None, returns=None, heads=None) -> Path:
+def make_run(root, predictions=None, history=None, config=None, returns=None, heads=None,
+             compile_config=None) -> Path:
     """A run directory with every artefact checks/run3.toml reads; each part replaceable."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -72,7 +124,7 @@ def make_run(root, predictions=None, history=None, config=None, returns=None, he
     (healthy_history() if history is None else history).to_csv(root / "history.csv", index=False)
     (root / "config.json").write_text(json.dumps(healthy_config() if config is None else config, indent=2))
     write_returns(root, returns)
-    write_model(root / "model.keras", heads)
+    write_model(root / "model.keras", heads, compile_config)
     return root
 
 
@@ -115,12 +167,24 @@ HEALTHY_HEADS = {"direction": ("sigmoid", "GlorotUniform"), "volatility": ("relu
                  "magnitude": ("relu", "HeNormal")}
 
 
-def write_model(path, heads=None) -> Path:
-    """The plan's three heads on a ``fusion`` layer; ``heads`` maps name -> (activation, initializer)."""
+HEALTHY_COMPILE = {"loss": {"direction": "binary_crossentropy", "volatility": "mse", "magnitude": "mse"},
+                   "loss_weights": {"direction": 1.0, "volatility": 0.3, "magnitude": 0.3},
+                   "metrics": {"direction": [{"module": "keras.metrics", "class_name": "AUC",
+                                              "config": {"name": "auc", "num_thresholds": 200}}],
+                               "volatility": ["mae"], "magnitude": ["mae"]}}
+
+
+def write_model(path, heads=None, compile_config=None) -> Path:
+    """The plan's three heads on a ``fusion`` layer; ``heads`` maps name -> (activation, initializer).
+
+    ``compile_config`` is what ``model.compile`` was given, as Keras 3 saves it (default: the plan's).
+    """
     heads = HEALTHY_HEADS if heads is None else heads
     layers = [dense("fusion", units=8, activation="relu", init="GlorotUniform")]
     layers += [dense(name, activation=act, init=init) for name, (act, init) in heads.items()]
-    return keras_file(path, functional(layers, [[name, 0, 0] for name in heads]))
+    model = functional(layers, [[name, 0, 0] for name in heads])
+    model["compile_config"] = HEALTHY_COMPILE if compile_config is None else compile_config
+    return keras_file(path, model)
 
 
 def saturated_run(root) -> Path:

@@ -9,7 +9,7 @@ import math
 from types import SimpleNamespace
 
 import pytest
-from factory import SPEC, healthy_config, healthy_history, make_run
+from factory import HEALTHY_COMPILE, SPEC, healthy_config, healthy_history, make_run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -362,7 +362,8 @@ def run3(tmp_path_factory):
     config = healthy_config()
     config["loss_weights"]["volatility"] = 0.1
     config["loss_weights"]["magnitude"] = 0.1
-    reweighted = make_run(root / "reweighted", config=config)
+    trained = {**HEALTHY_COMPILE, "loss_weights": [1.0, 0.1, 0.1]}  # as a list, in output order
+    reweighted = make_run(root / "reweighted", config=config, compile_config=trained)
     baselines = {name: make_run(root / f"base-{name}", history=shifted(by))
                  for name, by in [("higher", 0.03), ("lower", -0.02), ("about-same", 0.002)]}
     return {

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from factory import SPEC, make_run, saturated_run
+from factory import SHIPPED_SPEC, SPEC, make_run, saturated_run
 
 from validators import cli
 from validators.kinds import builtin_kinds
@@ -317,7 +317,7 @@ def test_a_full_stdout_is_exit_2_with_a_message_not_an_internal_error():
     import sys
 
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-m", "validators", "check", str(Path(SPEC).parent.parent / "fixtures"
+        done = subprocess.run([sys.executable, "-m", "validators", "check", str(Path(SHIPPED_SPEC).parent.parent / "fixtures"
                                / "runs" / "run3_relu"), "--spec", str(SPEC)], stdout=full, stderr=subprocess.PIPE,
                               text=True, check=False)
     assert done.returncode == 2, done.stderr

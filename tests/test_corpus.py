@@ -34,6 +34,7 @@ from validators.errors import ArtefactError, SpecError
 from validators.gate import evaluate
 from validators.reports.jsonreport import report_dict
 from validators.result import ERROR, FAIL, PASS
+from validators.artefacts.layout import LABEL_PATTERNS
 from validators.spec import parse_spec
 
 CASES = list(corpus.cases())
@@ -307,9 +308,16 @@ def test_mutated_predictions_never_pass_on_what_is_not_numbers(data):
     if parsed is None and b'"' in data:
         return  # quoted cells: no reference here; the gate answered without crashing
     for check in SPECS["predictions"].checks:
-        columns = [check.params["column"]] + ([check.params["label_column"]] if check.kind == "auc" else [])
+        result = results[check.id]
+        columns = [check.params["column"]]
+        if check.kind == "auc" and result.status == PASS:  # the label the layout bound: one of the conventions
+            label = result.evidence["label_column"]
+            head = check.params["column"]
+            assert label.lower() in {p.format(h=head).lower() for p in LABEL_PATTERNS}, label
+            assert [n.strip().lower() for n in parsed[0]].count(label.lower()) == 1, label
+            columns.append(label)
         if not all(all_finite_numbers(parsed, c) for c in columns):
-            assert results[check.id].status != PASS, (check.id, results[check.id].message)
+            assert result.status != PASS, (check.id, result.message)
 
 
 @FUZZ

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from validators.exitcodes import ExitCode
-from validators.gate import evaluate, prediction_columns
+from validators.gate import evaluate, label_heads, prediction_columns
 from validators.kinds import builtin_kinds
 from validators.registry import KINDS
 from validators.reports.jsonreport import plain, report_dict, to_json, write_json
@@ -159,7 +159,9 @@ def test_only_needed_columns_are_parsed(tmp_path):
 
 
 def test_prediction_columns_of_run3():
-    assert set(prediction_columns(load_spec(SPEC))) >= {"volatility", "magnitude", "direction", "y_direction"}
+    spec = load_spec(SPEC)
+    assert set(prediction_columns(spec)) >= {"volatility", "magnitude", "direction"}
+    assert label_heads(spec) == ["direction"]  # its label is found by the layout: y_direction, direction_true...
 
 
 def test_a_kind_returning_something_else_never_passes(tmp_path, monkeypatch):

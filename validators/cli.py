@@ -67,6 +67,33 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="validate a spec without reading any artefact")
     validate.add_argument("spec", metavar="SPEC")
     validate.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    inspect = sub.add_parser(
+        "inspect", help="show what the gate finds in a run directory, never judging it",
+        description="Show the artefacts found (and why those), the predictions' columns and their roles, the "
+                    "history, the model's outputs and compile facts, the config's keys, the returns' index and "
+                    "trials; with --spec, how each check binds to the run or why it cannot. Exit 0 when the run "
+                    "directory could be read, 2 when it is missing, 4 for a usage or spec error.")
+    inspect.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")
+    inspect.add_argument("--spec", metavar="SPEC", help="also show how each check of SPEC binds to the run")
+    inspect.add_argument("--json", metavar="PATH", help="also write the same content as JSON to PATH (atomically)")
+    _layout_arguments(inspect)
+    inspect.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    init = sub.add_parser(
+        "init", help="write a spec whose layout fits a run, with a plan's criteria",
+        description="Write the spec --out SPEC: the checks, advice, baseline and trials of PLAN_SPEC verbatim "
+                    "(comments included), [artefacts]/[layout] only for what must be declared (--artefact/--layout, "
+                    "and PLAN_SPEC's own), and a comment listing every convention relied on in RUN_DIR. Refuses "
+                    "(exit 2, nothing written) when a check cannot be bound to the run; an existing SPEC is kept "
+                    "unless --force (exit 4).")
+    init.add_argument("run_dir", metavar="RUN_DIR", help="the run directory the spec must fit")
+    init.add_argument("--out", required=True, metavar="SPEC", help="where to write the spec (atomically)")
+    init.add_argument("--from", dest="plan", metavar="PLAN_SPEC",
+                      help="the spec whose criteria to keep (default: the shipped plan, checks/run3.toml)")
+    _layout_arguments(init)
+    init.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    init.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -345,7 +372,39 @@ def _validate(args) -> int:
     return 0
 
 
-_COMMANDS = {"check": _check, "kinds": _kinds, "validate": _validate, "trials": _trials}
+def _inspect(args) -> int:
+    import json
+
+    from .inspect_run import inspect_run, render_text
+    from .reports.atomic import write_atomic
+    from .spec import load_spec
+
+    spec = load_spec(args.spec) if args.spec else None
+    artefacts, layout = layout_overrides(args)
+    found = inspect_run(args.run_dir, spec, artefacts=artefacts, layout=layout)
+    sys.stdout.write(render_text(found))
+    if args.json:
+        try:
+            write_atomic(args.json, json.dumps(found, indent=2, allow_nan=False) + "\n")
+        except OSError as exc:
+            print(f"runverdict: cannot write {args.json!r}: {exc.strerror or exc}; the previous file, if any, "
+                  "is unchanged", file=sys.stderr)
+            return int(ExitCode.ERROR)
+    return 0
+
+
+def _init(args) -> int:
+    from .init_spec import init_spec
+    from .inspect_run import printable
+
+    artefacts, layout = layout_overrides(args)
+    written = init_spec(args.run_dir, args.out, args.plan, artefacts=artefacts, layout=layout, force=args.force)
+    sys.stdout.write("".join(printable(line) + "\n" for line in written.summary()))
+    return 0
+
+
+_COMMANDS = {"check": _check, "kinds": _kinds, "validate": _validate, "trials": _trials, "inspect": _inspect,
+             "init": _init}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,6 +26,15 @@ class GateReport:
     run: Run | None = field(default=None, repr=False, compare=False)  # artefacts already read, for reports
     baseline: object | None = None  # validators.baseline.Comparison when --baseline was given
     advice: tuple = ()  # validators.advice.Advice triggered by the spec's [[advice]] rules
+    layout: tuple = ()  # validators.artefacts.layout.Choice of every artefact located, in the order read
+    bindings: tuple = ()  # validators.artefacts.layout.Binding of every role not found as named
+    notes: tuple = ()  # what else the layout checked (histories that agree)
+
+    def layout_lines(self) -> list[str]:
+        """How the run's layout was found: one line per artefact, one per role bound by convention."""
+        lines = [choice.describe(self.run_dir) for choice in self.layout]
+        lines += [binding.note() for binding in self.bindings]
+        return lines + list(self.notes)
 
     def counts(self) -> dict:
         out = {PASS: 0, FAIL: 0, ERROR: 0}
@@ -107,6 +116,8 @@ def evaluate(spec: Spec, run_dir, baseline_dir=None, *, artefacts=None, layout=N
 
         advice = evaluate_rules(spec.advice, results, verdict, run)
     return replace(report, baseline=comparison, advice=advice, files=dict(run.files),
+                   layout=tuple(run.choices().values()), bindings=tuple(dict.fromkeys(run.bindings)),
+                   notes=tuple(dict.fromkeys(run.notes)),
                    seconds=time.perf_counter() - started)
 
 
@@ -149,7 +160,7 @@ def _bound_text(kind, check) -> str:
     if check.bound is not None:
         subject = "value" if getattr(kind.func, "bound_is_per_value", False) else "observed"
         return check.bound.describe(subject)
-    if check.kind == "config":
+    if check.kind in ("config", "compile"):
         return f"== {check.params['equals']!r}"
     if check.kind == "architecture":
         from .kinds.model import EXPECTATIONS

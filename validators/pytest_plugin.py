@@ -47,6 +47,8 @@ _MAX_SNIFF_BYTES = 4 * 1024 * 1024
 class _Dirs:
     run_dir: Path | None
     baseline: Path | None
+    artefacts: dict | None = None  # --artefact NAME=PATH, over the spec's [artefacts]
+    layout: dict | None = None  # --layout KEY=VALUE, over the spec's [layout]
 
 
 _DIRS = pytest.StashKey[_Dirs]()
@@ -59,11 +61,23 @@ def pytest_addoption(parser):
                     help="training run directory the collected gate specs judge, and the 'run' fixture loads")
     group.addoption("--baseline", metavar="BASELINE_DIR", default=None,
                     help="baseline run directory, loaded by the 'baseline_run' fixture")
+    group.addoption("--artefact", action="append", default=[], metavar="NAME=PATH", dest="runverdict_artefact",
+                    help="where an artefact is in the run dir (repeatable), over the spec's [artefacts]")
+    group.addoption("--layout", action="append", default=[], metavar="KEY=VALUE", dest="runverdict_layout",
+                    help="a role in the run (repeatable), e.g. labels.direction=direction_true, over [layout]")
 
 
 def pytest_configure(config):
+    from .artefacts.layout import ARTEFACTS, LAYOUT_KEYS, parse_assignments
+
+    try:
+        artefacts = parse_assignments(config.getoption("runverdict_artefact", None), "--artefact", ARTEFACTS)
+        layout = parse_assignments(config.getoption("runverdict_layout", None), "--layout", LAYOUT_KEYS)
+    except ValueError as exc:
+        raise pytest.UsageError(f"runverdict: {exc}") from None
     config.stash[_DIRS] = _Dirs(run_dir=_directory(config, "run_dir", "--run-dir"),
-                                baseline=_directory(config, "baseline", "--baseline"))
+                                baseline=_directory(config, "baseline", "--baseline"),
+                                artefacts=artefacts or None, layout=layout or None)
 
 
 def _directory(config, dest, flag) -> Path | None:
@@ -148,7 +162,7 @@ class SpecFile(pytest.File):
         if dirs.baseline is not None and "baseline_dir" in inspect.signature(evaluate).parameters:
             kwargs["baseline_dir"] = dirs.baseline  # a gate that compares with a baseline gets it
         try:
-            self.report = evaluate(self.spec, dirs.run_dir, **kwargs)
+            self.report = evaluate(self.spec, dirs.run_dir, artefacts=dirs.artefacts, layout=dirs.layout, **kwargs)
         except GateError as exc:  # every item of this file errors, pytest caching the exception
             pytest.fail(f"runverdict: {exc}", pytrace=False)
 
@@ -427,11 +441,12 @@ class LoadedRun:
     An unusable artefact raises ``RunArtefactError``, which the plugin reports as an error.
     """
 
-    def __init__(self, root, artefacts: dict | None = None):
+    def __init__(self, root, artefacts: dict | None = None, layout: dict | None = None):
+        from .artefacts.layout import Layout
         from .artefacts.run import Run
 
         self.path = Path(root)
-        self._run = Run(self.path, artefacts)
+        self._run = Run(self.path, layout=Layout.of(self.path, artefacts=artefacts, layout=layout))
         self._frames: dict = {}
 
     def __repr__(self):
@@ -465,10 +480,18 @@ class LoadedRun:
         return frame
 
     def column(self, name: str, element: int | None = None):
+        """Head (or column) ``name`` as a Series, found as the gate finds it."""
+        return self._series(lambda: self._run.column(name, element), name)
+
+    def label(self, head: str):
+        """The label column of head ``head`` (``y_direction``, ``direction_true``... as the gate finds it)."""
+        return self._series(lambda: self._run.label(head), None)
+
+    def _series(self, read, name):
         import pandas as pd
 
-        col = self._get(lambda: self._run.column(name, element))
-        series = pd.Series(col.values, name=name)
+        col = self._get(read)
+        series = pd.Series(col.values, name=name or col.name)
         series.attrs["path"] = col.path
         return series
 
@@ -503,6 +526,9 @@ def _loaded(request, which, flag, metavar):
     path = getattr(request.config.stash[_DIRS], which)
     if path is None:
         pytest.fail(f"runverdict: the {request.fixturename!r} fixture needs {flag} {metavar}", pytrace=False)
+    dirs = request.config.stash[_DIRS]
+    if which == "run_dir":
+        return LoadedRun(path, dirs.artefacts, dirs.layout)
     return LoadedRun(path)
 
 

@@ -401,7 +401,7 @@ def read_keras_archive(path) -> KerasArchive:
         unsafe.append(UnsafeObject(layer, location, reason))
     compiled = config.get("compile_config")
     return KerasArchive(path, config, version, layers, tuple(unsafe), output_keys,
-                        compiled if isinstance(compiled, dict) else None)
+                        compiled if isinstance(compiled, dict) and compiled else None)  # {}: never compiled
 
 
 def read_model_config(path) -> dict:

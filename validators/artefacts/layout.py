@@ -61,7 +61,7 @@ class Choice:
         where = _relative(self.path, root)
         text = f"{self.artefact}: {where} ({self.how}" + (f" {self.pattern!r})" if self.how == "convention" else ")")
         if self.not_read:
-            text += "; present, not read: " + ", ".join(self.not_read)
+            text += "; also present, not judged: " + ", ".join(self.not_read)
         return text
 
 

@@ -39,6 +39,7 @@ class Run:
         self._cache: dict = {}
         self.files: dict[str, str] = {}  # path read -> sha256 (directories: of their files)
         self.bindings: list = []  # layout.Binding of every role bound by convention or declaration, in order
+        self.notes: list[str] = []  # what else the layout checked, for the report
 
     # -- locating -------------------------------------------------------------------------
     def path_of(self, artefact: str) -> Path:
@@ -143,9 +144,12 @@ class Run:
 
         def read(path):
             history = read_history(path)
-            if self._judged_metrics:
-                for other in self.layout.find("history").not_read:
-                    _agree(history, self.root / other, self._judged_metrics)
+            others = self.layout.find("history").not_read
+            if self._judged_metrics and others:
+                agreed = [other for other in others if _agree(history, self.root / other, self._judged_metrics)]
+                if agreed:
+                    self.notes.append(f"history: {', '.join(agreed)} agree with {self.layout.find('history').pattern} "
+                                      "on every judged metric")
             return history
 
         return self._artefact("history", read)
@@ -229,8 +233,11 @@ def _sha256_of(path) -> str | None:
         return None
 
 
-def _agree(history, other_path, metrics) -> None:
-    """Raise ``ArtefactError`` when another readable history file disagrees on a judged metric."""
+def _agree(history, other_path, metrics) -> bool:
+    """Raise ``ArtefactError`` when another readable history file disagrees on a judged metric.
+
+    True when ``other_path`` was read and holds at least one of the metrics, all agreeing.
+    """
     import numpy as np
 
     from .history import read_history
@@ -238,10 +245,12 @@ def _agree(history, other_path, metrics) -> None:
     try:
         other = read_history(other_path)
     except ArtefactError:
-        return  # unreadable: not read, as the report says
+        return False  # unreadable: not judged, as the report says
+    compared = False
     for metric in metrics:
         if metric not in history.metrics or metric not in other.metrics:
             continue
+        compared = True
         a, b = history.metrics[metric], other.metrics[metric]
         if a.size != b.size:
             raise ArtefactError(history.path, f"{metric} has {a.size} epochs here but {b.size} in "
@@ -255,3 +264,4 @@ def _agree(history, other_path, metrics) -> None:
             raise ArtefactError(history.path, f"{metric} at epoch {int(history.epochs[i])} is {float(a[i])!r} here but "
                                 f"{float(b[i])!r} in {os.fspath(other_path)}: the run's histories disagree",
                                 hint="keep one history, or name the right one with --artefact history=PATH")
+    return compared

@@ -30,6 +30,18 @@ def _returns(run):
     return returns, values, path
 
 
+def _period(returns) -> dict:
+    """The returns' index and the period it covers, for the evidence."""
+    index = getattr(returns, "index_column", None)
+    if index is None:
+        return {}
+    out = {"index": index, "index_kind": getattr(returns, "index_kind", None)}
+    period = getattr(returns, "period", None)
+    if period:
+        out["period"] = f"{period[0]} .. {period[1]}"
+    return out
+
+
 def _per_period_sharpes(values):
     """Per-trial mean / std (ddof 1); NaN for a trial that is exactly constant (its std is 0,
     or a rounding residue such as 1e-19 that would make a huge Sharpe ratio)."""
@@ -66,7 +78,7 @@ def _trial_statistic(run, trial, bound, label, compute, with_trial_count=False, 
         value = compute(values, j)
     except SharpeError as exc:
         return Outcome(False, None, f"{label} of trial {name!r} is undefined: {exc}", {"file": path})
-    evidence = {"file": path, "trial": name}
+    evidence = {"file": path, "trial": name, **_period(returns)}
     if with_trial_count:
         evidence["trials"] = int(values.shape[1])
     evidence.update(rows=int(values.shape[0]), **extra)
@@ -119,6 +131,7 @@ def pbo_check(run, *, n_splits, metric, bound):
     deg = result.degradation
     evidence = {
         "file": path,
+        **_period(returns),
         "trials": N,
         "rows_used": result.n_rows_used,
         "rows_dropped": result.rows_dropped,
@@ -139,6 +152,8 @@ def pbo_check(run, *, n_splits, metric, bound):
                f"{N} trials have logit <= 0 (logits min {evidence['logit_min']!r}, median "
                f"{evidence['logit_median']!r}, max {evidence['logit_max']!r}; probability of loss "
                f"{result.probability_of_loss!r})")
+    if "period" in evidence:
+        message += f"; {T} periods {evidence['period']} (index {evidence['index']!r})"
     return Outcome(bound.contains(result.pbo), result.pbo, message, evidence)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..registry import Param, register
 from ..result import Outcome
 from .config import compare_values
+from .model import refuse_unsafe
 
 
 @register(
@@ -36,6 +37,7 @@ def compile_check(run, *, key, equals, tolerance):
     (``num_thresholds``). The model is read as data, never deserialised.
     """
     archive = run.model()
+    refuse_unsafe(archive)
     facts = archive.compile
     found = facts.get(key)
     top = key.split(".")[0]

@@ -40,13 +40,7 @@ def architecture(run, *, layer, activation, kernel_initializer, units, output_sh
     Python bytecode) is refused as an error: runverdict never turns Keras' safe mode off.
     """
     archive = run.model()
-    if archive.unsafe:
-        first = archive.unsafe[0]
-        raise ArtefactError(
-            archive.path,
-            f"the model needs unsafe deserialisation ({first.reason} at {first.location}); refused",
-            hint="runverdict never loads such a model; replace the Lambda layer by a registered layer",
-        )
+    refuse_unsafe(archive)
     info = archive.layer(layer)
     found = {
         "activation": info.activation,
@@ -64,6 +58,17 @@ def architecture(run, *, layer, activation, kernel_initializer, units, output_sh
     if wrong:
         return Outcome(False, observed, f"layer {layer!r} ({info.class_name}): " + "; ".join(wrong), evidence)
     return Outcome(True, observed, f"layer {layer!r} ({info.class_name}) is as expected", evidence)
+
+
+def refuse_unsafe(archive) -> None:
+    """``ArtefactError`` for a model that loading would have to run code for (Keras refuses it too)."""
+    if archive.unsafe:
+        first = archive.unsafe[0]
+        raise ArtefactError(
+            archive.path,
+            f"the model needs unsafe deserialisation ({first.reason} at {first.location}); refused",
+            hint="runverdict never loads such a model; replace the Lambda layer by a registered layer",
+        )
 
 
 def _architecture_params(params):

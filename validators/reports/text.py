@@ -40,8 +40,9 @@ def render(report, colour: bool = False) -> str:
     w_status = max([6] + [len(x[0]) for x in rows])
     w_id = max([5] + [len(x[2]) for x in rows])
     w_obs = max([8] + [len(x[3]) for x in rows])
-    lines = [f"runverdict: {report.spec.name} on {report.run_dir}",
-             f"{'STATUS':<{w_status}}  {'CHECK':<{w_id}}  {'OBSERVED':<{w_obs}}  BOUND"]
+    lines = [f"runverdict: {report.spec.name} on {report.run_dir}"]
+    lines += [f"  {line}" for line in report.layout_lines()]
+    lines.append(f"{'STATUS':<{w_status}}  {'CHECK':<{w_id}}  {'OBSERVED':<{w_obs}}  BOUND")
     for label, status, check_id, observed, bound, message in rows:
         key = status if label.endswith("*") is False else "warn"
         lines.append(f"{paint(f'{label:<{w_status}}', key)}  {check_id:<{w_id}}  {observed:<{w_obs}}  {bound}")
