@@ -25,8 +25,11 @@ def _returns(run):
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
+        columns = getattr(returns, "trial_columns", ())
+        where = {"line": row + 2, "column": columns[col] if columns else col + 1} \
+            if str(path).lower().endswith(".csv") else {}  # a Parquet file has rows, not lines
         raise ArtefactError(path, f"{int(bad.sum())} returns are NaN, inf or missing; first in trial "
-                            f"{returns.names[col]!r}, row {row}", line=row + 2, column=col + 1)
+                            f"{returns.names[col]!r}, row {row}", **where)
     return returns, values, path
 
 
