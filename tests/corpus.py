@@ -46,6 +46,7 @@ VOLATILITY = ("volatility-not-saturated", "volatility-max", "volatility-not-dead
 MAGNITUDE = ("magnitude-mean", "magnitude-max", "magnitude-not-dead", "magnitude-range")
 PREDICTIONS = VOLATILITY + MAGNITUDE + ("direction-auc-exact",)
 HISTORY = ("volatility-loss", "magnitude-loss", "direction-auc", "direction-auc-improved")
+HISTORY_READERS = HISTORY + ("direction-auc-vs-baseline",)  # the delta check reads the candidate's history too
 CONFIG = ("config-loss-weights", "config-volatility-activation", "config-magnitude-activation")
 MODEL = ("loss-weights", "volatility-head", "magnitude-head")
 RETURNS = ("pbo", "pbo-improved", "sharpe")

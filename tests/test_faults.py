@@ -228,10 +228,11 @@ class Writer(threading.Thread):
 
 GROWING = {  # file -> (bytes training appends, checks that read it)
     "predictions.csv": (b"2025-07-03,[0.5],[0.05],[0.05],1,0.05,0.05,0.05\n", corpus.PREDICTIONS),
-    "history.csv": (b"21,0.88,0.5,0.5,0.001,0.03,0.86,0.5,0.5,0.001,0.03,0.0005,0.02,0.0002,0.015\n", corpus.HISTORY),
+    "history.csv": (b"21,0.88,0.5,0.5,0.001,0.03,0.86,0.5,0.5,0.001,0.03,0.0005,0.02,0.0002,0.015\n",
+                    corpus.HISTORY_READERS),
     "returns.csv": (b",".join([b"0.001"] * 21) + b"\n", corpus.RETURNS),
     "config.json": (b"\n", corpus.CONFIG),
-    "history.json": (b"\n", corpus.HISTORY),
+    "history.json": (b"\n", corpus.HISTORY_READERS),
 }
 
 

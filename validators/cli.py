@@ -108,10 +108,10 @@ def _layout_arguments(parser) -> None:
 
 def layout_overrides(args) -> tuple[dict, dict]:
     """``(artefacts, layout)`` from ``--artefact`` and ``--layout``; ``UsageError`` when malformed."""
-    from .artefacts.layout import ARTEFACTS, LAYOUT_KEYS, parse_assignments
+    from .artefacts.layout import DECLARABLE_ARTEFACTS, LAYOUT_KEYS, parse_assignments
 
     try:
-        return (parse_assignments(args.artefact, "--artefact", ARTEFACTS),
+        return (parse_assignments(args.artefact, "--artefact", DECLARABLE_ARTEFACTS),
                 parse_assignments(args.layout, "--layout", LAYOUT_KEYS))
     except ValueError as exc:
         raise UsageError(f"runverdict: {exc}") from None

@@ -68,10 +68,11 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    from .artefacts.layout import ARTEFACTS, LAYOUT_KEYS, parse_assignments
+    from .artefacts.layout import DECLARABLE_ARTEFACTS, LAYOUT_KEYS, parse_assignments
 
     try:
-        artefacts = parse_assignments(config.getoption("runverdict_artefact", None), "--artefact", ARTEFACTS)
+        artefacts = parse_assignments(config.getoption("runverdict_artefact", None), "--artefact",
+                                      DECLARABLE_ARTEFACTS)
         layout = parse_assignments(config.getoption("runverdict_layout", None), "--layout", LAYOUT_KEYS)
     except ValueError as exc:
         raise pytest.UsageError(f"runverdict: {exc}") from None

@@ -39,12 +39,15 @@ class CheckResult:
 def verdict_of(results) -> tuple[str, ExitCode]:
     """``("error", 2)`` if a must check errored, else ``("fail", 1)`` if one failed, else pass.
 
-    Nice checks never change the verdict. No checks at all is an error: nothing to judge.
+    Nice checks never change the verdict. No checks at all is an error: nothing to judge; so is
+    a spec without a single ``must`` check, whatever its ``nice`` checks say.
     """
     results = list(results)
     if not results:
         return ERROR, ExitCode.ERROR
     must = [r for r in results if r.severity == MUST]
+    if not must:
+        return ERROR, ExitCode.ERROR
     if any(r.status == ERROR for r in must):
         return ERROR, ExitCode.ERROR
     if any(r.status == FAIL for r in must):

@@ -20,7 +20,7 @@ from .errors import SpecError, toml_position
 from .registry import type_error
 from .result import SEVERITIES
 
-from .artefacts.layout import ARTEFACTS, LAYOUT_KEYS, ROLE_TABLES
+from .artefacts.layout import DECLARABLE_ARTEFACTS, LAYOUT_KEYS, ROLE_TABLES, TENSORBOARD_HINT
 
 TOP_LEVEL_KEYS = ("name", "description", "artefacts", "layout", "trials", "baseline", "check", "advice")
 BASELINE_KEYS = ("allow_first_run",)
@@ -104,9 +104,10 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
         raise SpecError(path, "'artefacts' must be a table such as [artefacts]", line=locator.top_key("artefacts"))
     for key, value in artefacts.items():
         line = locator.key_in_table("artefacts", key)
-        if key not in ARTEFACTS:
-            raise SpecError(path, f"unknown artefact {key!r} in [artefacts]", line=line, column=1,
-                            hint=_suggest(key, ARTEFACTS))
+        if key not in DECLARABLE_ARTEFACTS:
+            hint = (TENSORBOARD_HINT if key == "tensorboard" else
+                    _suggest(key, DECLARABLE_ARTEFACTS) or f"known: {', '.join(DECLARABLE_ARTEFACTS)}")
+            raise SpecError(path, f"unknown artefact {key!r} in [artefacts]", line=line, column=1, hint=hint)
         if not isinstance(value, str) or not value:
             raise SpecError(path, f"artefact {key!r} must be a relative path string, got {value!r}",
                             line=line, column=1)

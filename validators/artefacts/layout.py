@@ -38,6 +38,10 @@ CONVENTIONS = {
     "tensorboard": ("logs", "logs/*", "logs/*/*", "tensorboard", "tensorboard/*"),
 }
 ARTEFACTS = tuple(CONVENTIONS)
+# What a spec or --artefact may name: the artefacts a check reads. TensorBoard logs are read as the
+# history; "tensorboard" is only a name `inspect` reports under.
+DECLARABLE_ARTEFACTS = ("predictions", "history", "config", "returns", "model")
+TENSORBOARD_HINT = "TensorBoard logs are read as the run's history: declare them as history = \"logs/fit/*\""
 PREDICTION_PATTERNS = ("{h}", "{h}_pred", "pred_{h}", "y_pred_{h}", "{h}_prediction", "predicted_{h}")
 LABEL_PATTERNS = ("y_{h}", "{h}_true", "true_{h}", "{h}_label", "label_{h}", "{h}_target", "target_{h}",
                   "y_true_{h}")
@@ -269,7 +273,7 @@ class Layout:
         value = lookup(config, key)
         if value is not MISSING:
             return value, Binding(f"config key {key!r}", key, "as named")
-        wanted = key.split(".")
+        wanted = tuple(key.split("."))  # _dotted_paths yields tuples: a list never equals one
         ends = [p for p in _dotted_paths(config) if p[-len(wanted):] == wanted and len(p) > len(wanted)]
         settle = (f"declare it: [layout] config_keys = {{ \"{key}\" = \"...\" }} in the spec, or "
                   f"--layout config_keys.{key}=DOTTED.KEY")
@@ -331,7 +335,10 @@ def parse_assignments(items, flag: str, known: tuple[str, ...]) -> dict:
         if name not in known:
             import difflib
 
-            close = difflib.get_close_matches(name, known, n=1)
+            if flag == "--layout" and dot:  # a misspelt table: suggest the table with the same head or key
+                close = [f"{t}.{sub}" for t in difflib.get_close_matches(table, ROLE_TABLES, n=1)]
+            else:
+                close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
             raise ValueError(f"{flag} {item!r}: unknown name {name!r}{hint}")
         if flag == "--artefact" and (os.path.isabs(value) or ".." in Path(value).parts):

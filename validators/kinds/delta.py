@@ -36,14 +36,23 @@ def delta(run, *, metric, epoch, monitor, mode, change, bound):
     """A history metric's change against the baseline run (``--baseline``), bounded.
 
     Without a baseline the check is an error, unless the spec's ``[baseline]`` table says
-    ``allow_first_run = true``: then it passes and says it was not compared.
+    ``allow_first_run = true``: then the candidate's own metric is still read (a missing history
+    or a misspelt metric is an error, never a pass), and the check passes saying it was not compared.
     """
     try:
         value, evidence = history_delta(run, metric, epoch, monitor, mode, change)
     except NoBaseline as exc:
         if run.allow_first_run:
-            return Outcome(True, None, "not compared: no baseline given, and the spec allows a first run",
-                           {"compared": False})
+            from ..artefacts.history import NoBestEpoch
+
+            try:
+                candidate, epoch_index = _candidate_value(run, metric, epoch, monitor, mode)
+            except NoBestEpoch as why:  # a value problem, as the history kind says: fail, never pass
+                return Outcome(False, None, f"not compared, and the candidate has no {epoch} epoch: {why}",
+                               {"compared": False})
+            return Outcome(True, None, f"not compared: no baseline given, and the spec allows a first run "
+                           f"({metric} = {candidate!r} at epoch {epoch_index})",
+                           {"compared": False, "candidate": candidate, "candidate_epoch": epoch_index})
         from ..errors import ArtefactError
 
         raise ArtefactError(run.root, f"{exc}; or set allow_first_run = true in the spec's [baseline] table") \
@@ -56,6 +65,16 @@ def delta(run, *, metric, epoch, monitor, mode, change, bound):
     message = (f"{metric} {word} {value!r}: {evidence['candidate']!r} (epoch {evidence['candidate_epoch']}) "
                f"vs baseline {evidence['baseline']!r} (epoch {evidence['baseline_epoch']})")
     return Outcome(bound.contains(value), value, message, evidence)
+
+
+def _candidate_value(run, metric, epoch, monitor, mode):
+    """The candidate's own value of ``metric`` at the chosen epoch; ``ArtefactError`` when it cannot be read."""
+    from ..artefacts.history import metric_values, pick_epoch
+
+    history = run.history()
+    values = metric_values(history, metric)
+    index, _ = pick_epoch(history, epoch, monitor, mode)  # NoBestEpoch: no finite monitor value
+    return float(values[index]), int(history.epochs[index])
 
 
 delta.validate_params = epoch_params_problem

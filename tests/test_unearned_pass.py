@@ -1,0 +1,125 @@
+"""No PASS that was not earned (issue "Fail closed, round two", its first items).
+
+Each test is a spec or a run that used to give PASS (or a quiet acceptance) with nothing judged:
+a delta check allowed to run first on an empty or misspelt history, a spec of only nice checks, a
+model whose parts come from outside Keras, an AUC of a column against itself.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from factory import SHIPPED_SPEC, keras_file, dense, functional, make_run
+from validators import cli
+from validators.gate import evaluate
+from validators.spec import parse_spec
+from validators.errors import SpecError
+
+FIXTURE = SHIPPED_SPEC.parent.parent / "fixtures" / "runs" / "run3_relu"
+
+DELTA_FIRST_RUN = """
+[baseline]
+allow_first_run = true
+
+[[check]]
+id = "auc-vs-baseline"
+kind = "delta"
+severity = "must"
+metric = "{metric}"
+epoch = "best"
+monitor = "{metric}"
+mode = "max"
+ge = -0.01
+"""
+
+
+def gate(tmp_path, spec_text, run_dir, *extra):
+    spec = tmp_path / "gate.toml"
+    spec.write_text(spec_text)
+    report = tmp_path / "report.json"
+    code = cli.main(["check", str(run_dir), "--spec", str(spec), "--json", str(report), *extra])
+    return code, json.loads(report.read_text()) if report.exists() else None
+
+
+def test_first_run_delta_on_an_empty_directory_is_an_error(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, report = gate(tmp_path, DELTA_FIRST_RUN.format(metric="val_direction_auc"), empty)
+    out = capsys.readouterr().out
+    assert code == 2 and report["verdict"] == "error", out
+    assert "no history artefact" in report["checks"][0]["message"]
+
+
+def test_first_run_delta_with_a_misspelt_metric_is_an_error(tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    code, report = gate(tmp_path, DELTA_FIRST_RUN.format(metric="val_direction_acu"), run)
+    capsys.readouterr()
+    assert code == 2
+    assert "no metric 'val_direction_acu' in the history" in report["checks"][0]["message"]
+
+
+def test_first_run_delta_reads_the_candidates_own_metric(tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    code, report = gate(tmp_path, DELTA_FIRST_RUN.format(metric="val_direction_auc"), run)
+    capsys.readouterr()
+    check = report["checks"][0]
+    assert code == 0 and check["status"] == "pass"
+    assert check["evidence"]["compared"] is False
+    assert check["evidence"]["candidate"] == pytest.approx(0.8570933938026428)  # fixtures/README.md, best epoch 16
+    assert check["evidence"]["candidate_epoch"] == 16
+
+
+def test_a_spec_of_nice_checks_only_is_never_a_pass(tmp_path, capsys):
+    text = SHIPPED_SPEC.read_text().replace('severity = "must"', 'severity = "nice"')
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for run in (empty, FIXTURE):  # nothing read, or everything passing: no must check, no pass
+        code, report = gate(tmp_path, text, run)
+        out = capsys.readouterr().out
+        assert code == 2 and report["verdict"] == "error", out
+        assert "Verdict: ERROR" in out
+
+
+def test_tensorboard_in_artefacts_is_refused_not_ignored():
+    with pytest.raises(SpecError, match="unknown artefact 'tensorboard'") as info:
+        parse_spec('[artefacts]\ntensorboard = "does-not-exist"\n\n[[check]]\nid = "a"\nkind = "history"\n'
+                   'severity = "must"\nmetric = "loss"\nlt = 1.0\n', "gate.toml")
+    assert "history" in str(info.value)  # the hint says where TensorBoard logs go
+
+
+def test_tensorboard_is_refused_on_the_command_line(tmp_path, capsys):
+    code = cli.main(["check", str(FIXTURE), "--spec", str(SHIPPED_SPEC), "--artefact", "tensorboard=logs"])
+    err = capsys.readouterr().err
+    assert code == 4 and "tensorboard" in err
+
+
+@pytest.mark.parametrize("where", ["activation", "layer"])
+def test_a_model_part_from_outside_keras_is_an_error_not_relu(tmp_path, where):
+    foreign = {"module": "acme_ops.activations", "class_name": "Relu", "config": {}, "registered_name": "relu"}
+    head = dense("volatility")
+    if where == "activation":
+        head["config"]["activation"] = foreign
+    else:
+        head["module"] = "acme_ops.layers"
+    layers = [dense("fusion", units=8), dense("direction", activation="sigmoid"), head, dense("magnitude")]
+    run = make_run(tmp_path / "run")
+    keras_file(run / "model.keras", functional(layers, [["direction", 0, 0], ["volatility", 0, 0],
+                                                        ["magnitude", 0, 0]]))
+    report = evaluate(parse_spec(SHIPPED_SPEC.read_text(), str(SHIPPED_SPEC)), run)
+    results = {r.id: r for r in report.results}
+    assert results["volatility-head"].status == "error"
+    assert "outside Keras" in results["volatility-head"].message
+    assert results["magnitude-head"].status == "error"  # the model as a whole needs custom code to load
+    assert report.verdict == "error"
+
+
+def test_auc_of_the_label_against_itself_is_a_spec_error():
+    with pytest.raises(SpecError, match="is the score column itself"):
+        parse_spec('[[check]]\nid = "a"\nkind = "auc"\nseverity = "must"\ncolumn = "y_direction"\n'
+                   'label_column = "y_direction"\nge = 0.65\n', "gate.toml")
