@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import textwrap
@@ -567,3 +568,16 @@ def test_broken_artefact_never_passes(tmp_path, name, variant):
     if variant in ("missing", "empty") or (variant == "header_only" and set(needed) <= set(TABLES)):
         assert result.status == "error", result.message
         assert result.evidence.get("file"), result.evidence
+
+
+def test_auc_names_the_logged_metrics_thresholds_from_the_model(tmp_path):
+    from factory import HEALTHY_COMPILE, SHIPPED_SPEC
+
+    trained = copy.deepcopy(HEALTHY_COMPILE)
+    trained["metrics"]["direction"][0]["config"]["num_thresholds"] = 50
+    run_dir = make_run(tmp_path / "run", compile_config=trained)
+    spec = parse_spec(SHIPPED_SPEC.read_text(), str(SHIPPED_SPEC))
+    r = next(r for r in evaluate(spec, run_dir).results if r.id == "direction-auc-exact")
+    assert "a 50-threshold approximation" in r.message
+    assert r.evidence["logged_num_thresholds"] == 50
+    assert r.evidence["logged_num_thresholds_from"] == "the model's compile configuration"

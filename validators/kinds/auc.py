@@ -63,11 +63,24 @@ def auc(run, *, column, label_column, element, history_metric, bound):
     value = roc_auc(labels, scores)
     message = f"exact AUC of {column!r} vs {label_column!r} is {value!r}"
     if history_metric:
-        message += _logged(run, history_metric, value, evidence)
+        message += _logged(run, history_metric, value, evidence, column)
     return Outcome(bound.contains(value), value, message, evidence)
 
 
-def _logged(run, metric, exact, evidence) -> str:
+def _num_thresholds(run, head):
+    """``(thresholds, where)`` of the AUC metric training used for ``head``: from the saved model's
+    compile configuration when it records one, else Keras' default of 200."""
+    try:
+        metrics = run.model().compile.values.get("metrics", {}).get(head, {})
+    except GateError:
+        metrics = {}
+    for config in metrics.values():
+        if config.get("class_name") == "AUC" and isinstance(config.get("num_thresholds"), int):
+            return config["num_thresholds"], "the model's compile configuration"
+    return 200, "Keras' default"
+
+
+def _logged(run, metric, exact, evidence, head) -> str:
     try:
         values = run.history().metrics[metric]
     except (GateError, KeyError) as exc:
@@ -77,9 +90,11 @@ def _logged(run, metric, exact, evidence) -> str:
     if not finite.any():
         return ""
     best = float(np.max(values[finite]))
+    thresholds, source = _num_thresholds(run, head)
     evidence.update(logged_metric=metric, logged_best=best, logged_last=float(values[-1]),
-                    exact_minus_logged_best=exact - best)
-    return f" (Keras logged {metric} best {best!r}, 200-threshold approximation)"
+                    exact_minus_logged_best=exact - best, logged_num_thresholds=thresholds,
+                    logged_num_thresholds_from=source)
+    return f" (Keras logged {metric} best {best!r}, a {thresholds}-threshold approximation)"
 
 
 def _auc_params(params):
