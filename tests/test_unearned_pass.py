@@ -123,3 +123,55 @@ def test_auc_of_the_label_against_itself_is_a_spec_error():
     with pytest.raises(SpecError, match="is the score column itself"):
         parse_spec('[[check]]\nid = "a"\nkind = "auc"\nseverity = "must"\ncolumn = "y_direction"\n'
                    'label_column = "y_direction"\nge = 0.65\n', "gate.toml")
+
+
+def test_a_link_out_of_the_run_is_refused_and_its_target_never_quoted(tmp_path, capsys):
+    secret = tmp_path / "secrets.yaml"
+    secret.write_text("aws_secret_access_key,AKIA-SHOULD-NEVER-BE-PRINTED\n1,2\n")
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    (run / "predictions.csv").unlink()
+    (run / "predictions.csv").symlink_to(secret)
+    code, report = gate(tmp_path, SHIPPED_SPEC.read_text(), run)
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "AKIA" not in out and "AKIA" not in json.dumps(report)
+    errors = [c for c in report["checks"] if c["status"] == "error"]
+    assert errors and all("leads outside the run directory" in c["message"] for c in errors)
+    assert errors[0]["evidence"]["file"] == str(run / "predictions.csv")
+
+
+def test_a_folder_link_out_of_the_run_is_refused_for_a_declared_path(tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    (run / "root").symlink_to("/")
+    code, report = gate(tmp_path, SHIPPED_SPEC.read_text(), run, "--artefact", "predictions=root/etc/passwd")
+    out = capsys.readouterr().out
+    assert code == 2 and "root:x:0" not in out and ":/bin/" not in out  # nothing of /etc/passwd
+    assert "root: leads outside the run directory" in out or f"{run / 'root'}: leads outside" in out
+
+
+def test_a_log_file_linked_out_of_the_run_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    for name in ("history.csv", "history.json"):
+        (run / name).unlink()
+    event = next((run / "logs" / "train").iterdir())
+    outside = tmp_path / event.name
+    shutil.move(event, outside)
+    event.symlink_to(outside)
+    code, report = gate(tmp_path, SHIPPED_SPEC.read_text(), run)
+    capsys.readouterr()
+    assert code == 2
+    assert any("leads outside the run directory" in c["message"] for c in report["checks"])
+
+
+def test_links_inside_the_run_stay_allowed(tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    (run / "data").mkdir()
+    shutil.move(run / "predictions.csv", run / "data" / "predictions.csv")
+    (run / "predictions.csv").symlink_to(Path("data") / "predictions.csv")
+    code, _ = gate(tmp_path, SHIPPED_SPEC.read_text(), run)
+    capsys.readouterr()
+    assert code == 0

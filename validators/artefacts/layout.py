@@ -117,13 +117,33 @@ class Layout:
         """Where ``artefact`` is; ``ArtefactError`` naming what was looked for, or both candidates."""
         if artefact not in self._found:
             try:
-                self._found[artefact] = (True, self._find(artefact))
+                choice = self._find(artefact)
+                self._contained(choice.path)
+                self._found[artefact] = (True, choice)
             except ArtefactError as exc:
                 self._found[artefact] = (False, exc)
         ok, value = self._found[artefact]
         if not ok:
             raise value
         return value
+
+    def _contained(self, path: Path) -> None:
+        """Refuse an artefact whose real path (or, for a folder, any file in it) lies outside the run.
+
+        Links inside the run stay allowed; a link out of it is named, its target never read or quoted.
+        """
+        root = os.path.realpath(self.root)
+        candidates = [path]
+        if path.is_dir():
+            candidates += [p for p in _walk(path)]
+        for candidate in candidates:
+            real = os.path.realpath(candidate)
+            if not os.path.exists(real):
+                continue  # a link leading nowhere: its reader says so
+            if os.path.commonpath([root, real]) != root:
+                link = _first_link_out(self.root, candidate)
+                raise ArtefactError(link, "leads outside the run directory: refused, its target is not read",
+                                    hint="artefacts must lie inside the run directory; copy the file into it")
 
     def chosen(self) -> dict[str, Choice]:
         """Every artefact found so far, by name."""
@@ -301,6 +321,32 @@ def _dotted_paths(node, prefix=(), depth=0):
         path = (*prefix, str(key))
         yield path
         yield from _dotted_paths(value, path, depth + 1)
+
+
+def _walk(folder: Path, limit: int = 10_000):
+    """The entries under ``folder``, links not followed, at most ``limit`` of them."""
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in dirnames + filenames:
+            count += 1
+            if count > limit:
+                return
+            yield Path(dirpath) / name
+
+
+def _first_link_out(root: Path, path: Path) -> Path:
+    """The first component of ``path`` (from the run directory down) that is a link out of the run."""
+    real_root = os.path.realpath(root)
+    try:
+        parts = Path(path).relative_to(root).parts
+    except ValueError:
+        return Path(path)
+    current = Path(root)
+    for part in parts:
+        current = current / part
+        if current.is_symlink() and os.path.commonpath([real_root, os.path.realpath(current)]) != real_root:
+            return current
+    return Path(path)
 
 
 def _has_magic(pattern: str) -> bool:
