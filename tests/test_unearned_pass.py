@@ -175,3 +175,97 @@ def test_links_inside_the_run_stay_allowed(tmp_path, capsys):
     code, _ = gate(tmp_path, SHIPPED_SPEC.read_text(), run)
     capsys.readouterr()
     assert code == 0
+
+
+# -- values no metric can take, epochs without validation --------------------------------------
+
+HISTORY_CHECK = """
+[[check]]
+id = "c"
+kind = "history"
+severity = "must"
+metric = "{metric}"
+epoch = "{epoch}"
+{extra}
+{bound}
+"""
+
+
+def history_gate(tmp_path, frame, metric, bound, epoch="last", extra="", compile_config=None):
+    from factory import healthy_history
+
+    run = make_run(tmp_path / "run", history=frame if frame is not None else healthy_history(),
+                   compile_config=compile_config)
+    spec = parse_spec(HISTORY_CHECK.format(metric=metric, epoch=epoch, extra=extra, bound=bound), "gate.toml")
+    return evaluate(spec, run).results[0]
+
+
+@pytest.mark.parametrize("metric, value", [("val_direction_auc", 1.5), ("val_direction_auc", 1e308),
+                                           ("direction_auc", -0.1), ("val_volatility_mae", -0.002)])
+def test_a_value_no_such_metric_can_take_is_an_error_naming_the_epoch(tmp_path, metric, value):
+    from factory import healthy_history
+
+    frame = healthy_history()
+    frame.loc[2, metric] = value
+    r = history_gate(tmp_path, frame, metric, "ge = 0.0")
+    assert r.status == "error"
+    assert f"{metric} = {value!r} at epoch 2" in r.message and "the history is corrupt" in r.message
+
+
+def test_a_negative_mse_loss_is_an_error_when_the_model_says_mse(tmp_path):
+    from factory import healthy_history
+
+    frame = healthy_history()
+    frame.loc[3, "volatility_loss"] = -0.001
+    r = history_gate(tmp_path, frame, "volatility_loss", "lt = 0.01")
+    assert r.status == "error" and "volatility_loss = -0.001 at epoch 3" in r.message
+
+
+def test_a_negative_loss_of_an_unknown_function_is_judged_as_it_is(tmp_path):
+    from factory import HEALTHY_COMPILE, healthy_history
+
+    custom = {**HEALTHY_COMPILE, "loss": {"direction": "binary_crossentropy", "volatility": "my_signed_loss",
+                                          "magnitude": "mse"}}
+    frame = healthy_history()
+    frame.loc[3, "volatility_loss"] = -0.001  # Keras allows any loss: nothing to say it is impossible
+    r = history_gate(tmp_path, frame, "volatility_loss", "lt = 0.01", compile_config=custom)
+    assert r.status == "pass"
+
+
+def _validation_every_other_epoch(frame):
+    val = [c for c in frame.columns if c.startswith("val_")]
+    frame = frame.astype({c: object for c in val})
+    frame.loc[frame.index % 2 == 1, val] = "NA"  # what CSVLogger writes when fit(validation_freq=2) skips
+    return frame
+
+
+def test_epochs_without_validation_are_skipped_not_called_unstable(tmp_path):
+    from factory import healthy_history
+
+    frame = _validation_every_other_epoch(healthy_history())
+    r = history_gate(tmp_path, frame, "val_direction_auc", "ge = 0.65", epoch="best",
+                     extra='monitor = "val_direction_auc"\nmode = "max"')
+    assert r.status == "pass", r.message
+    assert "without validation skipped" in r.message
+    assert r.evidence["epochs_without_validation"][:2] == [1, 3]
+
+
+def test_last_epoch_of_a_val_metric_is_the_last_validated_one(tmp_path):
+    from factory import healthy_history
+
+    frame = _validation_every_other_epoch(healthy_history())
+    last = len(frame) - 1
+    assert last % 2 == 1, "the fixture's last epoch must be one without validation"
+    r = history_gate(tmp_path, frame, "val_direction_auc", "ge = 0.0")
+    assert r.status == "pass" and r.evidence["epoch"] == last - 1
+    assert r.evidence["epoch_rule"] == "last validated"
+
+
+def test_a_nan_on_a_validated_epoch_still_fails(tmp_path):
+    from factory import healthy_history
+
+    frame = _validation_every_other_epoch(healthy_history())
+    frame.loc[2, "val_direction_auc"] = "nan"  # epoch 2 was validated: its other val_* metrics are there
+    r = history_gate(tmp_path, frame, "val_direction_auc", "ge = 0.0", epoch="best",
+                     extra='monitor = "val_direction_auc"\nmode = "max"')
+    assert r.status == "fail" and "not finite" in r.message and "(2)" in r.message

@@ -172,11 +172,57 @@ def _from_columns(path, source, columns, lines=None) -> History:
 
 # ---- the epoch a check judges -------------------------------------------------------
 
-def metric_values(history, name) -> np.ndarray:
+# Metrics whose values have a known range, by the suffix Keras names them with.
+UNIT_INTERVAL_SUFFIXES = ("auc", "accuracy", "acc", "precision", "recall")
+NONNEGATIVE_SUFFIXES = ("mae", "mse", "rmse", "mape", "msle", "crossentropy", "mean_squared_error",
+                        "mean_absolute_error", "hinge", "kl_divergence", "poisson", "huber", "log_cosh")
+
+
+def known_range(name: str, nonnegative_loss: bool = False) -> tuple[float, float] | None:
+    """The values ``name`` can take, when its name says (``val_direction_auc``: [0, 1]), else None.
+
+    A loss (``loss``, ``volatility_loss``) is at or above 0 only when the loss function is known
+    to be (``nonnegative_loss``, from the model's compile configuration): Keras allows any loss.
+    """
+    base = name[4:] if name.startswith("val_") else name
+    if base.endswith(UNIT_INTERVAL_SUFFIXES):
+        return 0.0, 1.0
+    if base.endswith(NONNEGATIVE_SUFFIXES) or (nonnegative_loss and base.endswith("loss")):
+        return 0.0, np.inf
+    return None
+
+
+def metric_values(history, name, nonnegative_loss: bool = False) -> np.ndarray:
+    """The values of ``name`` per epoch; ``ArtefactError`` when it is absent, or a finite value lies
+    outside what such a metric can take (an AUC of 1.5, a negative MSE): the history is corrupt."""
     if name not in history.metrics:
         raise ArtefactError(history.path, f"no metric {name!r} in the history; found "
                             + ", ".join(repr(m) for m in history.names()))
-    return history.metrics[name]
+    values = history.metrics[name]
+    limits = known_range(name, nonnegative_loss)
+    if limits is not None:
+        low, high = limits
+        with np.errstate(invalid="ignore"):
+            outside = np.isfinite(values) & ((values < low) | (values > high))
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
+            what = f"[{low:g}, {high:g}]" if np.isfinite(high) else f">= {low:g}"
+            raise ArtefactError(history.path, f"{name} = {float(values[i])!r} at epoch {int(history.epochs[i])}: "
+                                f"such a metric is always {what}, so the history is corrupt "
+                                f"({int(outside.sum())} epoch{'s' if outside.sum() > 1 else ''} outside)")
+    return values
+
+
+def unvalidated_epochs(history) -> np.ndarray:
+    """Indices of epochs without validation (``fit(validation_freq=2)``): every ``val_*`` metric is
+    missing (NaN, never inf) there while a training metric is finite."""
+    val = [v for k, v in history.metrics.items() if k.startswith("val_")]
+    train = [v for k, v in history.metrics.items() if not k.startswith("val_")]
+    if not val or not train:
+        return np.empty(0, dtype=np.int64)
+    no_val = np.logical_and.reduce([np.isnan(v) for v in val])
+    trained = np.logical_or.reduce([np.isfinite(v) for v in train])
+    return np.flatnonzero(no_val & trained)
 
 
 def pick_epoch(history, epoch, monitor=None, mode=None) -> tuple[int, dict]:

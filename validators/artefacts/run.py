@@ -183,6 +183,26 @@ class Run:
 
         return self._artefact("model", read)
 
+    def loss_is_nonnegative(self, metric: str) -> bool:
+        """Whether the loss ``metric`` logs (``loss``, ``val_volatility_loss``) cannot be negative:
+        the saved model compiled it with a loss function that never is (MSE, MAE, crossentropy...)."""
+        from .history import NONNEGATIVE_SUFFIXES
+
+        base = metric[4:] if metric.startswith("val_") else metric
+        if not base.endswith("loss"):
+            return False
+        try:
+            facts = self.model().compile
+        except ArtefactError:
+            return False
+        losses = facts.values.get("loss") or {}
+        weights = facts.values.get("loss_weights") or {}
+        head = base[:-len("_loss")] if base.endswith("_loss") else None
+        chosen = [losses.get(head)] if head else list(losses.values())
+        if not chosen or any(not isinstance(name, str) or not name.endswith(NONNEGATIVE_SUFFIXES) for name in chosen):
+            return False
+        return head is not None or all(isinstance(w, (int, float)) and w >= 0 for w in weights.values())
+
     def heads(self) -> tuple[str, ...] | None:
         """The model's output names in order, or None when the run has no readable model."""
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..artefacts.history import NoBestEpoch, metric_values, pick_epoch
+from ..artefacts.history import NoBestEpoch, metric_values, pick_epoch, unvalidated_epochs
 from ..registry import Param, register
 from ..result import Outcome
 
@@ -36,18 +36,30 @@ MODE = Param("mode", "str", "'max' or 'min': which monitor value is best", choic
 def history(run, *, metric, epoch, monitor, mode, bound):
     """A training-history metric at the last epoch, the best epoch by a monitor, or an index."""
     hist = run.history()
-    values = metric_values(hist, metric)
+    values = metric_values(hist, metric, run.loss_is_nonnegative(metric))
     try:
         index, evidence = pick_epoch(hist, epoch, monitor, mode)
     except NoBestEpoch as exc:
         return Outcome(False, None, str(exc), {"file": hist.path})
+    nonfinite = ~np.isfinite(values)
+    skipped = unvalidated_epochs(hist) if metric.startswith("val_") else np.empty(0, dtype=np.int64)
+    note = ""
+    if skipped.size:  # validation_freq > 1: val_* metrics exist only on validated epochs
+        nonfinite[skipped] = False
+        if epoch == "last" and index in set(skipped.tolist()):
+            validated = np.setdiff1d(np.arange(hist.n_epochs), skipped)
+            if validated.size:
+                index = int(validated[-1])
+                evidence["epoch_rule"] = "last validated"
+        note = (f" ({skipped.size} epoch{'s' if skipped.size > 1 else ''} without validation skipped: "
+                f"{', '.join(str(int(hist.epochs[i])) for i in skipped[:5])}{', ...' if skipped.size > 5 else ''})")
+        evidence["epochs_without_validation"] = [int(hist.epochs[i]) for i in skipped[:20]]
     value = float(values[index])
     recorded = int(hist.epochs[index])
-    nonfinite = ~np.isfinite(values)
     evidence.update(file=hist.path, source=hist.source, epoch=recorded, epochs=hist.n_epochs)
-    message = f"{metric} = {value!r} at epoch {recorded} ({evidence['epoch_rule']})"
+    message = f"{metric} = {value!r} at epoch {recorded} ({evidence['epoch_rule']}){note}"
     if epoch == "best" and monitor == metric:
-        message = f"{metric} = {value!r} at its best epoch {recorded}"
+        message = f"{metric} = {value!r} at its best epoch {recorded}{note}"
     if nonfinite.any():  # a NaN or inf anywhere in training fails, whatever the judged epoch shows
         epochs = [int(hist.epochs[i]) for i in np.flatnonzero(nonfinite)]
         evidence["nonfinite_epochs"] = epochs[:5]
