@@ -269,3 +269,52 @@ def test_a_nan_on_a_validated_epoch_still_fails(tmp_path):
     r = history_gate(tmp_path, frame, "val_direction_auc", "ge = 0.0", epoch="best",
                      extra='monitor = "val_direction_auc"\nmode = "max"')
     assert r.status == "fail" and "not finite" in r.message and "(2)" in r.message
+
+
+# -- exit 3 only for bugs; small hostile inputs ----------------------------------------------
+
+BIG = "1" * 5000  # more digits than Python converts to int by default (4300)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("history.json", '{"loss": [' + BIG + ']}'),
+    ("history.json", '{"loss": [1' + "0" * 400 + ']}'),
+    ("config.json", '{"loss_weights": ' + BIG + '}'),
+])
+def test_huge_integers_in_artefacts_are_errors_not_crashes(tmp_path, capsys, name, text):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    for other in ("history.csv", "logs"):
+        path = run / other
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    (run / name).write_text(text)
+    from factory import SPEC
+
+    code = cli.main(["check", str(run), "--spec", str(SPEC)])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert "internal error" not in out + err
+
+
+def test_a_huge_integer_in_the_spec_is_a_spec_error(tmp_path, capsys):
+    spec = tmp_path / "gate.toml"
+    spec.write_text(SHIPPED_SPEC.read_text().replace("n_splits = 16\nlt = 0.3", f"n_splits = {BIG}\nlt = 0.3", 1))
+    assert cli.main(["validate", str(spec)]) == 4
+    assert "internal error" not in capsys.readouterr().err
+
+
+def test_a_spec_with_a_bom_is_read(tmp_path, capsys):
+    spec = tmp_path / "gate.toml"
+    spec.write_bytes(b"\xef\xbb\xbf" + SHIPPED_SPEC.read_bytes())
+    assert cli.main(["check", str(FIXTURE), "--spec", str(spec), "--quiet"]) == 0
+    capsys.readouterr()
+
+
+def test_a_nul_in_an_artefact_path_is_refused_up_front(tmp_path, capsys):
+    spec = tmp_path / "gate.toml"
+    spec.write_text('[artefacts]\npredictions = "pred\\u0000.csv"\n' + SHIPPED_SPEC.read_text())
+    assert cli.main(["validate", str(spec)]) == 4
+    assert cli.main(["check", str(FIXTURE), "--spec", str(spec)]) == 4
+    assert cli.main(["check", str(FIXTURE), "--spec", str(SHIPPED_SPEC), "--artefact", "predictions=a\x00b"]) == 4
+    err = capsys.readouterr().err
+    assert "NUL" in err and "internal error" not in err

@@ -269,7 +269,7 @@ def _sweep(args, spec, artefacts=None, layout=None) -> int:
 
     from .reports.atomic import write_atomic
 
-    jobs = args.jobs or min(len(args.run_dirs), os.cpu_count() or 1)
+    jobs = min(args.jobs or os.cpu_count() or 1, len(args.run_dirs))  # never more workers than runs
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             n = len(args.run_dirs)

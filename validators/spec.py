@@ -66,11 +66,14 @@ def load_spec(path) -> Spec:
         raise SpecError(path, "is a directory, expected a TOML spec file") from None
     except OSError as exc:
         raise SpecError(path, f"cannot read spec: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(data).hexdigest()  # of the file as it is
+    if data.startswith(b"\xef\xbb\xbf"):  # a BOM, as some editors save: every artefact accepts one too
+        data = data[3:]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(path, f"not UTF-8 text (byte offset {exc.start})") from None
-    return parse_spec(text, path, sha256=hashlib.sha256(data).hexdigest())
+    return parse_spec(text, path, sha256=digest)
 
 
 def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
@@ -83,6 +86,8 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
     except tomllib.TOMLDecodeError as exc:
         line, col, msg = toml_position(exc)
         raise SpecError(path, f"TOML syntax error: {msg}", line=line, column=col) from None
+    except ValueError as exc:  # an integer of more digits than Python converts (4300)
+        raise SpecError(path, f"TOML value cannot be read: {exc}") from None
     except RecursionError:
         raise SpecError(path, "TOML nested too deeply to read: a spec needs a few levels at most") from None
     locator = _Locator(text)
@@ -111,6 +116,8 @@ def parse_spec(text: str, path="<spec>", sha256: str | None = None) -> Spec:
         if not isinstance(value, str) or not value:
             raise SpecError(path, f"artefact {key!r} must be a relative path string, got {value!r}",
                             line=line, column=1)
+        if "\x00" in value:
+            raise SpecError(path, f"artefact {key!r} holds a NUL character: not a path", line=line, column=1)
         if os.path.isabs(value) or ".." in Path(value).parts:
             raise SpecError(path, f"artefact {key!r} must be a path inside the run directory, got {value!r}",
                             line=line, column=1)

@@ -51,6 +51,8 @@ def _json(path, text):
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ArtefactError(path, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
+    except ValueError as exc:  # an integer of more digits than Python converts (4300)
+        raise ArtefactError(path, f"invalid JSON: {exc}") from None
     except RecursionError:
         raise ArtefactError(path, "JSON nested too deeply") from None
 
@@ -64,6 +66,8 @@ def _toml(path, text):
     except tomllib.TOMLDecodeError as exc:
         line, col, msg = toml_position(exc)
         raise ArtefactError(path, f"invalid TOML: {msg}", line=line, column=col) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise ArtefactError(path, f"invalid TOML: {exc}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise ArtefactError(path, "TOML nested too deeply") from None
 
@@ -81,6 +85,8 @@ def _yaml(path, text):
         col = mark.column + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ArtefactError(path, f"invalid YAML: {problem}", line=line, column=col) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise ArtefactError(path, f"invalid YAML: {exc}") from None
     except RecursionError:
         raise ArtefactError(path, "YAML nested too deeply") from None
 

@@ -120,6 +120,8 @@ def _read_json(path) -> History:
         raise _not_utf8(path) from None
     except json.JSONDecodeError as exc:
         raise ArtefactError(path, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
+    except ValueError as exc:  # an integer of more digits than Python converts (4300)
+        raise ArtefactError(path, f"invalid JSON: {exc}") from None
     except RecursionError:
         raise ArtefactError(path, "JSON nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("history"), dict):
@@ -135,7 +137,11 @@ def _read_json(path) -> History:
             if value is None:
                 out.append(math.nan)
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                out.append(float(value))
+                try:
+                    out.append(float(value))
+                except OverflowError:  # an integer beyond any float, e.g. 10**400
+                    raise ArtefactError(path, f"metric {name!r}, epoch {i}: {str(value)[:40]}... is too large "
+                                              "for a number a metric can hold") from None
             else:
                 raise ArtefactError(path, f"metric {name!r}, epoch {i}: {str(value)[:80]!r} is not a number")
         columns[name] = np.asarray(out, dtype=np.float64)

@@ -201,6 +201,8 @@ def _json(path, name: str, data: bytes):
         raise ArtefactError(
             path, f"{name} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise ArtefactError(path, f"{name} is not valid JSON: {exc}") from None
     except RecursionError:
         raise ArtefactError(path, f"{name} is nested too deeply to read") from None
 

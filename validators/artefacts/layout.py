@@ -387,6 +387,8 @@ def parse_assignments(items, flag: str, known: tuple[str, ...]) -> dict:
                 close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
             raise ValueError(f"{flag} {item!r}: unknown name {name!r}{hint}")
+        if "\x00" in value or "\x00" in name:
+            raise ValueError(f"{flag} {item!r}: holds a NUL character")
         if flag == "--artefact" and (os.path.isabs(value) or ".." in Path(value).parts):
             raise ValueError(f"{flag} {item!r}: the path must lie inside the run directory")
         out[name] = value
