@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..registry import Param, register
 from ..result import Outcome
-from .config import compare_values
+from .config import EQUALS, TOLERANCE, compare_values
 from .model import refuse_unsafe
 
 
@@ -13,8 +13,8 @@ from .model import refuse_unsafe
     params=(
         Param("key", "str", "dotted key into the model's compile configuration: 'loss_weights', "
               "'loss.volatility', 'metrics.direction.auc.num_thresholds', 'optimizer.name'", required=True),
-        Param("equals", "any", "expected value: number, string, bool, list or table", required=True),
-        Param("tolerance", "number", "absolute tolerance for numbers (default 1e-9)", default=1e-9, min=0.0),
+        EQUALS,
+        TOLERANCE,
     ),
     artefacts=("model",),
     bounded=False,

@@ -10,13 +10,17 @@ from ..registry import Param, register
 from ..result import Outcome
 
 
+EQUALS = Param("equals", "any", "expected value: number, string, bool, list or table", required=True)
+TOLERANCE = Param("tolerance", "number", "absolute tolerance for numbers (default 1e-9)", default=1e-9, min=0.0)
+
+
 @register(
     "config",
     params=(
         Param("key", "str", "dotted key into the config, e.g. 'loss_weights' or 'heads.volatility.activation'",
               required=True),
-        Param("equals", "any", "expected value: number, string, bool, list or table", required=True),
-        Param("tolerance", "number", "absolute tolerance for numbers (default 1e-9)", default=1e-9, min=0.0),
+        EQUALS,
+        TOLERANCE,
     ),
     artefacts=("config",),
     bounded=False,
