@@ -318,3 +318,13 @@ def test_a_nul_in_an_artefact_path_is_refused_up_front(tmp_path, capsys):
     assert cli.main(["check", str(FIXTURE), "--spec", str(SHIPPED_SPEC), "--artefact", "predictions=a\x00b"]) == 4
     err = capsys.readouterr().err
     assert "NUL" in err and "internal error" not in err
+
+
+def test_a_named_pipe_as_the_spec_is_refused_without_blocking(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "spec.toml"
+    os.mkfifo(fifo)
+    assert cli.main(["validate", str(fifo)]) == 4
+    assert cli.main(["check", str(FIXTURE), "--spec", str(fifo)]) == 4
+    assert "not a regular file" in capsys.readouterr().err

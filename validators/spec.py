@@ -58,6 +58,14 @@ class Spec:
 def load_spec(path) -> Spec:
     """Read and validate the spec at ``path``; raises ``SpecError``."""
     path = os.fspath(path)
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None  # the read below says why
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise SpecError(path, "is not a regular file (a named pipe or device?): expected a TOML spec file")
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
