@@ -328,3 +328,16 @@ def test_a_named_pipe_as_the_spec_is_refused_without_blocking(tmp_path, capsys):
     assert cli.main(["validate", str(fifo)]) == 4
     assert cli.main(["check", str(FIXTURE), "--spec", str(fifo)]) == 4
     assert "not a regular file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind, extra", [("sharpe", "trial = \"best\"\nperiods_per_year = 252\ngt = 0.5"),
+                                         ("psr", "sr_benchmark = 0.0\nge = 0.95"), ("dsr", "ge = 0.95")])
+@pytest.mark.parametrize("periods", [2, 3, 29])
+def test_sharpe_family_on_too_few_periods_is_an_error(tmp_path, kind, extra, periods):
+    from factory import healthy_returns
+
+    returns = healthy_returns(rows=periods, trials=4) + 0.01  # clearly positive: would pass if judged
+    run = make_run(tmp_path / "run", returns=returns)
+    spec = parse_spec(f'[[check]]\nid = "c"\nkind = "{kind}"\nseverity = "must"\n{extra}\n', "gate.toml")
+    r = evaluate(spec, run).results[0]
+    assert r.status == "error" and f"{periods} periods" in r.message and "at least 30" in r.message

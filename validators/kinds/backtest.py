@@ -67,6 +67,9 @@ def _pick_trial(returns, values, trial, path):
     return names.index(trial)
 
 
+MIN_PERIODS = 30  # Sharpe, PSR, DSR: fewer periods make the statistic (and its skew, kurtosis) noise
+
+
 def _trial_statistic(run, trial, bound, label, compute, with_trial_count=False, **extra):
     """``compute(values, j)`` for the chosen trial ``j``: a Sharpe-family value within the bound.
 
@@ -75,6 +78,9 @@ def _trial_statistic(run, trial, bound, label, compute, with_trial_count=False, 
     from ..stats.sharpe import SharpeError
 
     returns, values, path = _returns(run)
+    if values.shape[0] < MIN_PERIODS:
+        raise ArtefactError(path, f"{values.shape[0]} periods: the {label} needs at least {MIN_PERIODS} to be "
+                                  "judged (fewer make it, and the skew and kurtosis it rests on, noise)")
     j = _pick_trial(returns, values, trial, path)
     name = str(returns.names[j])
     try:
