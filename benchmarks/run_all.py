@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, cores, load_average
 
-BENCHMARKS = ("bench_predictions.py", "bench_startup.py", "bench_pbo.py")
+BENCHMARKS = ("bench_predictions.py", "bench_startup.py", "bench_pbo.py", "bench_layout.py")
 
 
 def main() -> int:

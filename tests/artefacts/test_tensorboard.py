@@ -568,3 +568,23 @@ def test_decoder_agrees_with_protobuf_on_arbitrary_bytes(data):
     assert mine.step == theirs.step
     assert struct.pack("<d", mine.wall_time) == struct.pack("<d", theirs.wall_time)
     assert [v.tag for v in mine.values] == [v.tag for v in theirs.summary.value]
+
+
+@pytest.mark.parametrize("step", [2**26, 2**40])
+def test_a_step_far_beyond_any_epoch_count_is_an_error_in_no_time(tmp_path, step):
+    # 150 bytes that used to take 8.5 GB and 21 s (2**26) or a MemoryError (2**40)
+    train = tmp_path / "logs" / "train" / "events.out.tfevents.1.host.1.v2"
+    train.parent.mkdir(parents=True)
+    train.write_bytes(frame([version_event(), event(0, value("epoch_loss", scalar=0.5)),
+                             event(step, value("epoch_loss", scalar=0.4))]))
+    assert train.stat().st_size < 200
+    with pytest.raises(ArtefactError, match=f"step {step}, beyond the {tb.MAX_EPOCHS} epochs"):
+        tb.read_tensorboard_columns(tmp_path / "logs")
+
+
+def test_reading_a_history_from_logs_never_imports_pandas(tmp_path):
+    small_run(tmp_path / "run")
+    code = ("import sys; from validators.artefacts.history import read_history; "
+            f"h = read_history({str(tmp_path / 'run' / 'logs')!r}); assert h.n_epochs == 3, h; "
+            "assert 'pandas' not in sys.modules, 'pandas was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

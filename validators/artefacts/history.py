@@ -41,10 +41,10 @@ def read_history(path) -> History:
     if not os.path.exists(path):
         raise ArtefactError(path, "file not found")
     if os.path.isdir(path):
-        from .tensorboard import read_tensorboard_history
+        from .tensorboard import read_tensorboard_columns
 
-        frame = read_tensorboard_history(path)
-        return _from_columns(path, "tensorboard", {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns})
+        columns = read_tensorboard_columns(path)  # numpy only: reading a history never imports pandas
+        return _from_columns(path, "tensorboard", {c: v.astype(np.float64) for c, v in columns.items()})
     size = os.path.getsize(path)
     if size == 0:
         raise ArtefactError(path, "file is empty (0 bytes)")

@@ -567,6 +567,9 @@ def _describe(steps) -> str:
     return ", ".join(map(str, steps))
 
 
+MAX_EPOCHS = 1_000_000  # steps of epoch scalars beyond this are not epochs
+
+
 def read_tensorboard_history(log_dir) -> pd.DataFrame:
     """Read the epoch history a Keras ``TensorBoard`` callback wrote under ``log_dir``.
 
@@ -580,6 +583,12 @@ def read_tensorboard_history(log_dir) -> pd.DataFrame:
     """
     import pandas as pd
 
+    return pd.DataFrame(read_tensorboard_columns(log_dir))
+
+
+def read_tensorboard_columns(log_dir) -> dict[str, np.ndarray]:
+    """What :func:`read_tensorboard_history` returns, as ``{"epoch": ..., column: values}`` numpy
+    arrays, without importing pandas (the gate reads histories this way)."""
     root = Path(log_dir)
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "does not exist"
@@ -624,6 +633,11 @@ def read_tensorboard_history(log_dir) -> pd.DataFrame:
             sources[column] = folder
             tags[column] = EPOCH_PREFIX + name
     n_epochs = 1 + max(max(series) for series in columns.values())
+    if n_epochs > MAX_EPOCHS:
+        column = max(columns, key=lambda c: max(columns[c]))
+        raise ArtefactError(sources[column], f"tag {tags[column]!r} has a scalar at step {n_epochs - 1}, beyond "
+                                             f"the {MAX_EPOCHS} epochs a training history may have: a corrupt or "
+                                             "hostile event file, not epochs")
     gaps = []
     for column in sorted(columns):
         missing = set(range(n_epochs)) - set(columns[column])
@@ -640,4 +654,4 @@ def read_tensorboard_history(log_dir) -> pd.DataFrame:
     for column in sorted(columns):
         series = columns[column]
         frame[column] = np.array([series[e] for e in range(n_epochs)], dtype=np.float64)
-    return pd.DataFrame(frame)
+    return frame
