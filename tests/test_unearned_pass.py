@@ -341,3 +341,20 @@ def test_sharpe_family_on_too_few_periods_is_an_error(tmp_path, kind, extra, per
     spec = parse_spec(f'[[check]]\nid = "c"\nkind = "{kind}"\nseverity = "must"\n{extra}\n', "gate.toml")
     r = evaluate(spec, run).results[0]
     assert r.status == "error" and f"{periods} periods" in r.message and "at least 30" in r.message
+
+
+def test_a_report_name_near_the_file_system_limit_is_written(tmp_path, capsys):
+    name = "r" * 250 + ".json"  # 255 bytes: the longest name most file systems take
+    code = cli.main(["check", str(FIXTURE), "--spec", str(SHIPPED_SPEC), "--quiet", "--json", str(tmp_path / name)])
+    capsys.readouterr()
+    assert code == 0 and json.loads((tmp_path / name).read_text())["exit_code"] == 0
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left beside it
+
+
+def test_the_json_report_carries_the_process_exit_code_when_another_report_fails(tmp_path, capsys):
+    report = tmp_path / "r.json"
+    code = cli.main(["check", str(FIXTURE), "--spec", str(SHIPPED_SPEC), "--quiet", "--json", str(report),
+                     "--html", str(tmp_path / "no-such-folder" / "r.html")])
+    capsys.readouterr()
+    assert code == 2
+    assert json.loads(report.read_text())["exit_code"] == 2  # the gate passed; the process did not

@@ -214,9 +214,10 @@ def _write_reports(args, report, code) -> int:
 
     from .reports import markdown as report_markdown
 
-    writers = [("JSON", args.json, "jsonreport", "write_json"), ("JUnit", args.junit, "junit", "write_junit"),
-               ("Markdown", args.markdown, "markdown", "write_markdown"),
-               ("HTML", args.html, "html", "write_html")]
+    # JSON last, with the process's final exit code: a report that could not be written before it
+    # makes the exit 2, and the JSON says so rather than the gate's code alone.
+    writers = [("JUnit", args.junit, "junit", "write_junit"), ("Markdown", args.markdown, "markdown", "write_markdown"),
+               ("HTML", args.html, "html", "write_html"), ("JSON", args.json, "jsonreport", "write_json")]
     failed = False
     try:
         report_markdown.append_step_summary(report)
@@ -227,6 +228,10 @@ def _write_reports(args, report, code) -> int:
         if not path:
             continue
         write = getattr(importlib.import_module(f".reports.{module}", __package__), function)  # only the formats asked for
+        if name == "JSON" and failed and code < int(ExitCode.ERROR):
+            import dataclasses
+
+            report = dataclasses.replace(report, exit_code=ExitCode.ERROR)
         try:
             write(report, path)
         except OSError as exc:

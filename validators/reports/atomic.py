@@ -14,7 +14,9 @@ def write_atomic(path, data: str | bytes) -> None:
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    # A short temporary name: one built from the report's name would pass the file system's limit
+    # (255 bytes) for a report name near it, and the write would fail although the name is valid.
+    fd, tmp = tempfile.mkstemp(prefix=".rv-", suffix=".tmp", dir=folder)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a report is as readable as any new file
         with os.fdopen(fd, "wb") as handle:
