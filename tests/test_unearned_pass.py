@@ -358,3 +358,20 @@ def test_the_json_report_carries_the_process_exit_code_when_another_report_fails
     capsys.readouterr()
     assert code == 2
     assert json.loads(report.read_text())["exit_code"] == 2  # the gate passed; the process did not
+
+
+def test_column_names_are_compared_after_unicode_nfc(tmp_path, capsys):
+    import unicodedata
+
+    import pandas as pd
+
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    frame = pd.read_csv(run / "predictions.csv", dtype=str)
+    decomposed = unicodedata.normalize("NFD", "volatilité")  # 'e' + U+0301, as some tools write it
+    frame = frame.rename(columns={"volatility": decomposed})
+    frame.to_csv(run / "predictions.csv", index=False)
+    spec = SHIPPED_SPEC.read_text().replace('column = "volatility"', 'column = "volatilit\u00e9"')
+    code, report = gate(tmp_path, spec, run)
+    capsys.readouterr()
+    assert code == 0, [c["message"] for c in report["checks"] if c["status"] != "pass"]

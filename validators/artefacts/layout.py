@@ -239,6 +239,9 @@ class Layout:
             return self._declared(header, declared, f"predictions column of {head!r}", f"columns.{head}", path)
         if head in header:
             return Binding(f"predictions column of {head!r}", head, "as named")
+        same = [c for c in header if _nfc(c) == _nfc(head)]  # 'volatilité' typed one way, written another
+        if len(same) == 1:
+            return Binding(f"predictions column of {head!r}", same[0], "as named (Unicode NFC)")
         return self._by_patterns(header, head, PREDICTION_PATTERNS, "predictions column", "columns", path)
 
     def label_column(self, header, head: str, path) -> Binding:
@@ -250,6 +253,10 @@ class Layout:
 
     def _declared(self, header, name, role, key, path) -> Binding:
         if name not in header:
+            same = [c for c in header if _nfc(c) == _nfc(name)]
+            if len(same) == 1:
+                name = same[0]
+        if name not in header:
             raise ArtefactError(path, f"{role} is declared as {name!r} ({self.roles_by.get(key)} {key}), but the "
                                       "file has no such column; found " + ", ".join(repr(c) for c in header), line=1)
         return Binding(role, name, f"declared by {self.roles_by.get(key)} {key}")
@@ -257,10 +264,10 @@ class Layout:
     def _by_patterns(self, header, head, patterns, role, table, path) -> Binding:
         lowered: dict[str, list[str]] = {}
         for column in header:
-            lowered.setdefault(column.lower(), []).append(column)
+            lowered.setdefault(_nfc(column).casefold(), []).append(column)
         found = []
         for pattern in patterns:
-            for column in lowered.get(pattern.format(h=head).lower(), []):
+            for column in lowered.get(_nfc(pattern.format(h=head)).casefold(), []):
                 found.append((pattern, column))
         columns = list(dict.fromkeys(c for _, c in found))
         settle = f"declare it: [layout] {table}.{head} = \"...\" in the spec, or --layout {table}.{head}=COLUMN"
@@ -347,6 +354,13 @@ def _first_link_out(root: Path, path: Path) -> Path:
         if current.is_symlink() and os.path.commonpath([real_root, os.path.realpath(current)]) != real_root:
             return current
     return Path(path)
+
+
+def _nfc(text: str) -> str:
+    """Names compared as Unicode NFC: 'é' as one code point or as 'e' and a combining accent."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", text)
 
 
 def _has_magic(pattern: str) -> bool:
