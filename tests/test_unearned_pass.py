@@ -375,3 +375,12 @@ def test_column_names_are_compared_after_unicode_nfc(tmp_path, capsys):
     code, report = gate(tmp_path, spec, run)
     capsys.readouterr()
     assert code == 0, [c["message"] for c in report["checks"] if c["status"] != "pass"]
+
+
+def test_std_with_ddof_at_or_above_the_count_fails_not_crashes(tmp_path, capsys):
+    spec = ('[[check]]\nid = "s"\nkind = "statistic"\nseverity = "must"\ncolumn = "volatility"\nstat = "std"\n'
+            'ddof = 1000\nle = 1.0\n')  # the fixture has exactly 1000 validation rows
+    code, report = gate(tmp_path, spec, FIXTURE)
+    capsys.readouterr()
+    assert code == 1 and report["checks"][0]["status"] == "fail"
+    assert "needs more than 1000 values, the run has 1000" in report["checks"][0]["message"]

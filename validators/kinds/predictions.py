@@ -136,6 +136,9 @@ def statistic(run, *, column, element, stat, q, ddof, allow_nonfinite_share, bou
     if isinstance(got, Outcome):
         return got
     values, _, evidence = got
+    if stat == "std" and values.size <= ddof:  # the statistic is undefined on this run: never a pass
+        return Outcome(False, None, f"std of {column!r} with ddof = {ddof} needs more than {ddof} values, "
+                       f"the run has {values.size}", {**evidence, "evaluated": int(values.size)})
     value = column_statistic(values, stat, q, ddof)
     name = f"quantile({q!r})" if stat == "quantile" else stat
     evidence.update(stat=name, evaluated=int(values.size))
