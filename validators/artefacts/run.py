@@ -11,10 +11,8 @@ import os
 from pathlib import Path
 
 from ..errors import ArtefactError
-from .layout import CONVENTIONS, Layout
+from .layout import Layout
 from .returns import TrialReturns, read_returns
-
-CANDIDATES = CONVENTIONS  # the conventional names of each artefact, tried in order (see layout.py)
 
 
 class Run:
@@ -29,7 +27,6 @@ class Run:
                  *, layout: Layout | None = None, label_heads=(), judged_metrics=()):
         self.root = Path(root)
         self.layout = layout if layout is not None else Layout.of(self.root, overrides)
-        self.overrides = dict(self.layout.paths)
         self.trials = trials
         self.baseline: Run | None = None  # the baseline run, for delta checks and advice
         self.allow_first_run = False
