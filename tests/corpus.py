@@ -86,6 +86,38 @@ def broken_run(case: Case, tmp) -> Path:
     return run_dir
 
 
+def _link_out(name):
+    def mutate(run):
+        outside = run.parent / f"outside-{name}"
+        (run / name).rename(outside)
+        (run / name).symlink_to(outside)
+    return mutate
+
+
+def _two_models(run):
+    (run / "model.keras").rename(run / "a.keras")
+    shutil.copy(run / "a.keras", run / "b.keras")
+
+
+def _second_label(run):
+    table = read_rows(run / "predictions.csv")
+    i = table[0].index("y_direction")
+    write_rows(run / "predictions.csv", [row + [row[i] if r else "direction_true"] for r, row in enumerate(table)])
+
+
+def _counter_first(table):
+    table[:] = [["index" if r == 0 else str(r - 1)] + row for r, row in enumerate(table)]
+
+
+def _dates_out_of_order(table):
+    import datetime
+
+    day = datetime.date(2021, 1, 4)
+    dates = [(day + datetime.timedelta(days=k)).isoformat() for k in range(len(table) - 1)]
+    dates[5], dates[6] = dates[6], dates[5]
+    table[:] = [["date" if r == 0 else dates[r - 1]] + row for r, row in enumerate(table)]
+
+
 def spec_text() -> str:
     return SPEC.read_text()
 
@@ -690,6 +722,29 @@ def cases() -> Iterator[Case]:
                _passes(EVERY_CHECK), (("runverdict: cannot write the Markdown report '{run}/config.json/summary.md': "
                                       "Not a directory; the previous report, if any, is unchanged"),),
                args=("--markdown", "{run}/config.json/summary.md"))
+
+    # -- runs nobody here made: the layout and the second round of failing closed ----------------
+    yield Case("predictions-link-out", None, "`predictions.csv` a symbolic link to a file outside the run",
+               _link_out("predictions.csv"), 2, _errors(PREDICTIONS) | _passes(HISTORY, MODEL),
+               ("{run}/predictions.csv: leads outside the run directory: refused, its target is not read",))
+    yield Case("history-json-huge-integer", None, "a 5,000-digit integer in `history.json`",
+               history_json_only(write("history.json", '{"loss": [' + "1" * 5000 + "]}")), 2, _errors(HISTORY),
+               ("{run}/history.json: invalid JSON: Exceeds the limit (4300 digits)",))
+    yield Case("two-model-candidates", None, "no `model.keras`, two other `*.keras` files",
+               _two_models, 2, _errors(MODEL) | _passes(PREDICTIONS, HISTORY),
+               ("two candidates for the model: 'a.keras' and 'b.keras'", "--artefact model=PATH"))
+    yield Case("two-label-candidates", None, "labels `y_direction` and `direction_true` both present",
+               _second_label, 2, {"direction-auc-exact": ERROR} | _passes(VOLATILITY, MAGNITUDE, HISTORY),
+               ("two candidates for the label of 'direction': 'y_direction' and 'direction_true'",
+                "--layout labels.direction=COLUMN"))
+    yield Case("returns-counter-column", None, "returns written with `reset_index()`: a counter column first",
+               rows("returns.csv", _counter_first), 0, {"pbo": PASS, "sharpe": PASS}, ("returns: index 'index' (counter",))
+    yield Case("returns-unsorted-dates", None, "returns with a date index not in time order",
+               rows("returns.csv", _dates_out_of_order), 2, _errors(RETURNS),
+               ("rows are not in time order", "sort the file by its index"))
+    yield Case("spec-tensorboard-artefact", None, "`[artefacts] tensorboard = ...` in the spec (never used)",
+               unchanged, 4, {}, ("unknown artefact 'tensorboard' in [artefacts]",),
+               spec_edit=lambda text: '[artefacts]\ntensorboard = "does-not-exist"\n' + text)
 
     # -- beyond BAD_INPUTS.md: what pandas, numpy, Keras, TensorBoard and file systems do --------
     yield Case("byte-order-marks", None, "a UTF-8 BOM on predictions, history and config (Excel)",

@@ -215,7 +215,16 @@ class Run:
         if self.trials is not None:
             return self._cached("returns", self._trials_from_predictions)
         index = self.layout.returns_index
-        return self._artefact("returns", read_returns if index is None else lambda p: read_returns(p, index=index))
+
+        def read(path):
+            returns = read_returns(path, index=index)
+            if returns.index_column is not None:
+                period = f", {returns.period[0]} .. {returns.period[1]}" if returns.period else ""
+                self.notes.append(f"returns: index {returns.index_column!r} ({returns.index_kind}{period}, "
+                                  f"{returns.values.shape[0]} periods): {returns.index_note}")
+            return returns
+
+        return self._artefact("returns", read)
 
     def _trials_from_predictions(self):
         from ..stats.trials import threshold_trial_matrix
