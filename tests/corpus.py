@@ -926,6 +926,9 @@ TOPICS = {
     "files, folders, limits": ("parquet-corrupt", "model-is-a-folder", "predictions-is-a-folder",
                                "predictions-named-pipe", "symlink-loop", "symlink-dangling", "run-dir-is-a-file",
                                "predictions-over-limit"),
+    "runs laid out elsewhere": ("predictions-link-out", "history-json-huge-integer", "two-model-candidates",
+                                "two-label-candidates", "returns-counter-column", "returns-unsorted-dates",
+                                "spec-tensorboard-artefact"),
 }
 
 
