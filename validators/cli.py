@@ -13,6 +13,7 @@ import sys
 from . import __version__
 from .errors import GateError, SpecError, UsageError
 from .exitcodes import ExitCode
+from .reports.terminal import safe
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,10 +129,10 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0) if isinstance(exc.code, int) else 0
     except (SpecError, UsageError) as exc:
-        print(f"runverdict: {exc}" if not str(exc).startswith("runverdict") else str(exc), file=sys.stderr)
+        print(safe(f"runverdict: {exc}" if not str(exc).startswith("runverdict") else str(exc)), file=sys.stderr)
         return int(ExitCode.USAGE)
     except GateError as exc:
-        print(f"runverdict: {exc}", file=sys.stderr)
+        print(safe(f"runverdict: {exc}"), file=sys.stderr)
         return int(ExitCode.ERROR)
     except KeyboardInterrupt:
         print("runverdict: interrupted", file=sys.stderr)
@@ -142,7 +143,7 @@ def main(argv=None) -> int:
     except OSError as exc:
         if exc.filename is None and getattr(sys.stdout, "closed", False) is False and _is_stdout_error(exc):
             _silence_stdout()
-            print(f"runverdict: cannot write the report to standard output: {exc.strerror or exc}", file=sys.stderr)
+            print(safe(f"runverdict: cannot write the report to standard output: {exc.strerror or exc}"), file=sys.stderr)
             return int(ExitCode.ERROR)
         return _internal_error(exc, debug)
     except Exception as exc:  # noqa: BLE001 - a bug: one line, traceback only on request
@@ -154,7 +155,7 @@ def _internal_error(exc, debug) -> int:
         import traceback
 
         traceback.print_exception(exc)
-    print(f"runverdict: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+    print(safe(f"runverdict: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"),
           file=sys.stderr)
     return int(ExitCode.INTERNAL)
 
@@ -222,7 +223,7 @@ def _write_reports(args, report, code) -> int:
     try:
         report_markdown.append_step_summary(report)
     except OSError as exc:
-        print(f"runverdict: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror or exc}", file=sys.stderr)
+        print(safe(f"runverdict: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror or exc}"), file=sys.stderr)
         failed = True
     for name, path, module, function in writers:
         if not path:
@@ -235,8 +236,8 @@ def _write_reports(args, report, code) -> int:
         try:
             write(report, path)
         except OSError as exc:
-            print(f"runverdict: cannot write the {name} report {path!r}: {exc.strerror or exc}; "
-                  "the previous report, if any, is unchanged", file=sys.stderr)
+            print(safe(f"runverdict: cannot write the {name} report {path!r}: {exc.strerror or exc}; "
+                       "the previous report, if any, is unchanged"), file=sys.stderr)
             failed = True
     return max(code, int(ExitCode.ERROR)) if failed and code < int(ExitCode.INTERNAL) else code
 
@@ -284,15 +285,15 @@ def _sweep(args, spec, artefacts=None, layout=None) -> int:
         outcomes = [_gate_one(spec, d, args.baseline, artefacts, layout) for d in args.run_dirs]
     if not args.quiet:
         for text, _, _ in outcomes:
-            sys.stdout.write(text + "\n")
+            sys.stdout.write("\n".join(map(safe, text.split("\n"))) + "\n")
     ids = [c.id for c in spec.checks]
     width = max(len(d) for d in args.run_dirs)
-    sys.stdout.write(f"{'RUN':<{width}}  VERDICT  " + "  ".join(ids) + "\n")
+    sys.stdout.write(safe(f"{'RUN':<{width}}  VERDICT  " + "  ".join(ids)) + "\n")
     for run_dir, (_, data, code) in zip(args.run_dirs, outcomes):
         statuses = {c["id"]: c["status"] for c in data["checks"]} if data else {}
         verdict = data["verdict"] if data else "error"
         cells = "  ".join(f"{statuses.get(i, '-'):<{len(i)}}" for i in ids)
-        sys.stdout.write(f"{run_dir:<{width}}  {verdict:<7}  {cells}\n")
+        sys.stdout.write(safe(f"{run_dir:<{width}}  {verdict:<7}  {cells}") + "\n")
     code = worst_exit([c for _, _, c in outcomes])
     sys.stdout.write(f"{len(outcomes)} runs; exit {code} (the worst of them)\n")
     if args.json:
@@ -304,7 +305,7 @@ def _sweep(args, spec, artefacts=None, layout=None) -> int:
         try:
             write_atomic(args.json, json.dumps(body, indent=2, allow_nan=False) + "\n")
         except OSError as exc:
-            print(f"runverdict: cannot write the report {args.json!r}: {exc.strerror or exc}", file=sys.stderr)
+            print(safe(f"runverdict: cannot write the report {args.json!r}: {exc.strerror or exc}"), file=sys.stderr)
             return worst_exit([code, int(ExitCode.ERROR)])
     return code
 
@@ -363,9 +364,9 @@ def _trials(args) -> int:
     try:
         write_atomic(args.out, frame.to_csv(index=False, float_format="%.17g"))
     except OSError as exc:
-        print(f"runverdict: cannot write {args.out!r}: {exc.strerror or exc}", file=sys.stderr)
+        print(safe(f"runverdict: cannot write {args.out!r}: {exc.strerror or exc}"), file=sys.stderr)
         return int(ExitCode.ERROR)
-    print(f"{args.out}: {frame.shape[1]} trials x {frame.shape[0]} periods from {probability.path}")
+    print(safe(f"{args.out}: {frame.shape[1]} trials x {frame.shape[0]} periods from {probability.path}"))
     return 0
 
 
@@ -373,7 +374,7 @@ def _validate(args) -> int:
     from .spec import load_spec
 
     spec = load_spec(args.spec)
-    print(f"{args.spec}: valid, {len(spec.checks)} checks")
+    print(safe(f"{args.spec}: valid, {len(spec.checks)} checks"))
     return 0
 
 
@@ -392,8 +393,8 @@ def _inspect(args) -> int:
         try:
             write_atomic(args.json, json.dumps(found, indent=2, allow_nan=False) + "\n")
         except OSError as exc:
-            print(f"runverdict: cannot write {args.json!r}: {exc.strerror or exc}; the previous file, if any, "
-                  "is unchanged", file=sys.stderr)
+            print(safe(f"runverdict: cannot write {args.json!r}: {exc.strerror or exc}; the previous file, if any, "
+                       "is unchanged"), file=sys.stderr)
             return int(ExitCode.ERROR)
     return 0
 

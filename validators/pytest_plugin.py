@@ -24,6 +24,10 @@ here) failing with the same message as a built-in check.
 
 Importing this module imports neither pandas nor TensorFlow (nor numpy): the gate is
 imported only when a spec is collected or a fixture is used.
+
+Every text this plugin composes from the run or the spec (failure reports, skip and xfail
+reasons, the report header, the summary lines) goes through ``reports.terminal.safe``: an escape
+sequence or a newline in a header cell, a name or a message is shown escaped, never sent raw.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from pathlib import Path
 import pytest
 
 from .errors import ArtefactError, GateError, SpecError
+from .reports.terminal import safe
 
 _SPEC_TABLE = re.compile(rb"^[ \t]*\[\[[ \t]*check[ \t]*\]\]", re.MULTILINE)
 _MAX_SNIFF_BYTES = 4 * 1024 * 1024
@@ -75,7 +80,7 @@ def pytest_configure(config):
                                       DECLARABLE_ARTEFACTS)
         layout = parse_assignments(config.getoption("runverdict_layout", None), "--layout", LAYOUT_KEYS)
     except ValueError as exc:
-        raise pytest.UsageError(f"runverdict: {exc}") from None
+        raise pytest.UsageError(safe(f"runverdict: {exc}")) from None
     config.stash[_DIRS] = _Dirs(run_dir=_directory(config, "run_dir", "--run-dir"),
                                 baseline=_directory(config, "baseline", "--baseline"),
                                 artefacts=artefacts or None, layout=layout or None)
@@ -87,7 +92,7 @@ def _directory(config, dest, flag) -> Path | None:
         return None
     path = Path(config.invocation_params.dir, value).resolve()
     if not path.is_dir():
-        raise pytest.UsageError(f"runverdict: {flag} {value!r}: not found or not a directory")
+        raise pytest.UsageError(safe(f"runverdict: {flag} {value!r}: not found or not a directory"))
     return path
 
 
@@ -95,8 +100,8 @@ def pytest_report_header(config):
     dirs = config.stash.get(_DIRS, None)
     if dirs is None or (dirs.run_dir is None and dirs.baseline is None):
         return None
-    line = f"runverdict: run dir {dirs.run_dir}" if dirs.run_dir else "runverdict: no run dir"
-    return line + (f", baseline {dirs.baseline}" if dirs.baseline else "")
+    line = f"runverdict: run dir {safe(dirs.run_dir)}" if dirs.run_dir else "runverdict: no run dir"
+    return line + (f", baseline {safe(dirs.baseline)}" if dirs.baseline else "")
 
 
 # -- collection ----------------------------------------------------------------------------
@@ -131,7 +136,7 @@ class SpecFile(pytest.File):
     def collect(self):
         run_dir = self.config.stash[_DIRS].run_dir
         if run_dir is None:
-            shown = self._shown_path()
+            shown = safe(self._shown_path())
             raise self.CollectError(
                 f"runverdict: {shown} needs --run-dir RUN_DIR, the training run to judge: "
                 f"pytest {shown} --run-dir RUN_DIR [--baseline BASELINE_DIR]")
@@ -140,7 +145,7 @@ class SpecFile(pytest.File):
         try:
             self.spec = load_spec(self.path)
         except SpecError as exc:
-            raise self.CollectError(f"runverdict: invalid spec: {exc}") from None
+            raise self.CollectError(safe(f"runverdict: invalid spec: {exc}")) from None
         for check in self.spec.checks:
             item = CheckItem.from_parent(self, name=check.id, check=check)
             item.extra_keyword_matches.update((check.kind, check.severity))  # -k must, -k saturation
@@ -165,7 +170,7 @@ class SpecFile(pytest.File):
         try:
             self.report = evaluate(self.spec, dirs.run_dir, artefacts=dirs.artefacts, layout=dirs.layout, **kwargs)
         except GateError as exc:  # every item of this file errors, pytest caching the exception
-            pytest.fail(f"runverdict: {exc}", pytrace=False)
+            pytest.fail(safe(f"runverdict: {exc}"), pytrace=False)
 
 
 class CheckFailed(AssertionError):
@@ -201,10 +206,10 @@ class CheckItem(pytest.Item):
         if result.status == PASS:
             return
         if result.severity != MUST:
-            raise pytest.xfail.Exception(
+            raise pytest.xfail.Exception(safe(
                 f"nice check {result.status}: observed {_shown(result.observed)}, bound {result.bound or '-'}: "
-                f"{result.message}")
-        raise CheckFailed(result.message)
+                f"{result.message}"))
+        raise CheckFailed(safe(result.message))
 
     def repr_failure(self, excinfo):
         if self.result is not None and isinstance(excinfo.value, (CheckFailed, pytest.xfail.Exception)):
@@ -246,7 +251,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         verdict, code = verdict_of(results)
         counts = {s: sum(1 for r in results if r.status == s) for s in ("pass", "fail", "error")}
         nice = sum(1 for r in results if r.severity != "must" and r.status != "pass")
-        line = (f"{spec_file} on {run_dir}: {counts['pass']} passed, {counts['fail']} failed, "
+        line = (f"{safe(spec_file)} on {safe(run_dir)}: {counts['pass']} passed, {counts['fail']} failed, "
                 f"{counts['error']} error{'s' if counts['error'] != 1 else ''}")
         if nice:
             line += f" ({nice} nice-to-have, xfailed, do not change the verdict)"
@@ -255,7 +260,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             if r.status != "pass":
                 mark = "*" if r.severity != "must" else ""
                 terminalreporter.write_line(
-                    f"  {r.status.upper() + mark:<6} {r.id}: observed {r.observed}, bound {r.bound or '-'}")
+                    f"  {safe(r.status.upper()) + mark:<6} {safe(r.id)}: observed {safe(r.observed)}, "
+                    f"bound {safe(r.bound or '-')}")
 
 
 # -- reports: the check's result for the summary; artefact errors in users' own checks -------
@@ -274,7 +280,7 @@ def pytest_runtest_makereport(item, call):
         report.runverdict_check = {"id": r.id, "kind": r.kind, "severity": r.severity, "status": r.status,
                                    "observed": _shown(r.observed), "bound": r.bound}
     if call.excinfo is not None and isinstance(call.excinfo.value, RunArtefactError):
-        report.longrepr = f"runverdict: artefact error: {call.excinfo.value}"
+        report.longrepr = safe(f"runverdict: artefact error: {call.excinfo.value}")
         if call.when == "call":  # in setup (a user's fixture) pytest already calls it an error
             report.runverdict_artefact_error = True
     return report
@@ -295,20 +301,22 @@ def _shown(value) -> str:
             value = value.item()
         except (ValueError, TypeError):
             pass
-    text = repr(value)
+    text = safe(repr(value))
     return text if len(text) <= 200 else text[:197] + "..."
 
 
 def format_result(result) -> str:
-    """The failure text of a check result: status, observed vs bound, message, evidence."""
+    """The failure text of a check result: status, observed vs bound, message, evidence.
+
+    Each value is passed through ``safe``; only the line breaks between them are real."""
     if result.status == "error":  # nothing observed: the first line (pytest's summary line) says why
-        lines = [f"error: {result.message}"]
+        lines = [f"error: {safe(result.message)}"]
     else:
-        lines = [f"observed {_shown(result.observed)}, bound {result.bound or '-'}",
-                 f"message: {result.message}"]
-    lines.append(f"check: {result.id} ({result.kind}, {result.severity}, {result.status})")
+        lines = [f"observed {_shown(result.observed)}, bound {safe(result.bound or '-')}",
+                 f"message: {safe(result.message)}"]
+    lines.append(safe(f"check: {result.id} ({result.kind}, {result.severity}, {result.status})"))
     if result.description:
-        lines.append(f"description: {result.description}")
+        lines.append(f"description: {safe(result.description)}")
     if result.evidence:
         lines.append("evidence:")
         lines.extend(_evidence_lines(result.evidence, "  "))
@@ -319,24 +327,24 @@ def _evidence_lines(evidence, indent) -> list[str]:
     lines = []
     for key, value in evidence.items():
         if isinstance(value, dict):
-            lines.append(f"{indent}{key}:")
+            lines.append(f"{indent}{safe(key)}:")
             lines.extend(_evidence_lines(value, indent + "  "))
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
-            lines.append(f"{indent}{key}:")
+            lines.append(f"{indent}{safe(key)}:")
             for row in value:
                 lines.append(f"{indent}  {_row_text(row)}")
         else:
-            lines.append(f"{indent}{key}: {value if isinstance(value, str) else _shown(value)}")
+            lines.append(f"{indent}{safe(key)}: {safe(value) if isinstance(value, str) else _shown(value)}")
     return lines
 
 
 def _row_text(row: dict) -> str:
     if "row" in row and "value" in row:
-        where = f"row {row['row']}" + (f" (line {row['line']})" if row.get("line") is not None else "")
+        where = safe(f"row {row['row']}" + (f" (line {row['line']})" if row.get("line") is not None else ""))
         rest = {k: v for k, v in row.items() if k not in ("row", "line", "value")}
-        extra = "".join(f", {k} {_shown(v)}" for k, v in rest.items())
+        extra = "".join(f", {safe(k)} {_shown(v)}" for k, v in rest.items())
         return f"{where}: {_shown(row['value'])}{extra}"
-    return ", ".join(f"{k} {_shown(v)}" for k, v in row.items())
+    return ", ".join(f"{safe(k)} {_shown(v)}" for k, v in row.items())
 
 
 # -- assert_within ---------------------------------------------------------------------------
@@ -526,7 +534,7 @@ class LoadedRun:
 def _loaded(request, which, flag, metavar):
     path = getattr(request.config.stash[_DIRS], which)
     if path is None:
-        pytest.fail(f"runverdict: the {request.fixturename!r} fixture needs {flag} {metavar}", pytrace=False)
+        pytest.fail(safe(f"runverdict: the {request.fixturename!r} fixture needs {flag} {metavar}"), pytrace=False)
     dirs = request.config.stash[_DIRS]
     if which == "run_dir":
         return LoadedRun(path, dirs.artefacts, dirs.layout)

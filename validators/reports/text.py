@@ -1,10 +1,16 @@
-"""The terminal report: a table of status, id, observed vs bound, and a summary line."""
+"""The terminal report: a table of status, id, observed vs bound, and a summary line.
+
+Every value that comes from the run or the spec goes through ``terminal.safe`` here, where the
+text leaves the program: an escape sequence or a newline in a header cell, a name or a message
+is shown as ``\\x1b``/``\\n``, never sent to the terminal. Line breaks and colours are added after.
+"""
 
 from __future__ import annotations
 
 import os
 
 from ..result import ERROR, FAIL, MUST, PASS
+from .terminal import safe
 
 _COLOURS = {PASS: "\033[32m", FAIL: "\033[31m", ERROR: "\033[35m", "warn": "\033[33m"}
 _RESET = "\033[0m"
@@ -23,7 +29,7 @@ def format_observed(value) -> str:
         return "-"
     if isinstance(value, float):
         return repr(value)
-    text = repr(value)
+    text = safe(repr(value))
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -36,12 +42,12 @@ def render(report, colour: bool = False) -> str:
         label = r.status.upper()
         if r.severity != MUST and r.status != PASS:
             label += "*"
-        rows.append((label, r.status, r.id, format_observed(r.observed), r.bound, r.message))
+        rows.append((label, r.status, safe(r.id), format_observed(r.observed), safe(r.bound), safe(r.message)))
     w_status = max([6] + [len(x[0]) for x in rows])
     w_id = max([5] + [len(x[2]) for x in rows])
     w_obs = max([8] + [len(x[3]) for x in rows])
-    lines = [f"runverdict: {report.spec.name} on {report.run_dir}"]
-    lines += [f"  {line}" for line in report.layout_lines()]
+    lines = [f"runverdict: {safe(report.spec.name)} on {safe(report.run_dir)}"]
+    lines += [f"  {safe(line)}" for line in report.layout_lines()]
     lines.append(f"{'STATUS':<{w_status}}  {'CHECK':<{w_id}}  {'OBSERVED':<{w_obs}}  BOUND")
     for label, status, check_id, observed, bound, message in rows:
         key = status if label.endswith("*") is False else "warn"
@@ -65,13 +71,13 @@ def render(report, colour: bool = False) -> str:
 def _baseline_lines(comparison) -> list[str]:
     rows = [d for d in comparison.rows if d.change != "same"]
     same = len(comparison.rows) - len(rows)
-    lines = [(f"Compared with baseline {comparison.baseline_dir} (its verdict: {comparison.baseline_verdict}; "
+    lines = [(f"Compared with baseline {safe(comparison.baseline_dir)} (its verdict: {safe(comparison.baseline_verdict)}; "
               f"{same} value{'s' if same != 1 else ''} unchanged, not listed):")]
-    width = max([4] + [len(d.name) for d in rows])
+    width = max([4] + [len(safe(d.name)) for d in rows])
     for d in rows:
-        delta = "-" if d.delta is None else f"{d.delta:+}"
-        lines.append(f"  {d.source:<7}  {d.name:<{width}}  {format_observed(d.candidate)} vs "
-                     f"{format_observed(d.baseline)}  delta {delta}  {d.change}")
+        delta = "-" if d.delta is None else safe(f"{d.delta:+}")
+        lines.append(f"  {safe(d.source):<7}  {safe(d.name):<{width}}  {format_observed(d.candidate)} vs "
+                     f"{format_observed(d.baseline)}  delta {delta}  {safe(d.change)}")
     return lines
 
 
@@ -80,7 +86,7 @@ def advice_lines(report) -> list[str]:
         return []
     lines = ["Advice:"]
     for advice in report.advice:
-        lines.append(f"  - {advice.recommend}" + (f" ({advice.reason})" if advice.reason else ""))
+        lines.append(f"  - {safe(advice.recommend)}" + (f" ({safe(advice.reason)})" if advice.reason else ""))
         for fact in advice.facts:
-            lines.append(f"      because {fact}")
+            lines.append(f"      because {safe(fact)}")
     return lines
