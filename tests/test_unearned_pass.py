@@ -384,3 +384,37 @@ def test_std_with_ddof_at_or_above_the_count_fails_not_crashes(tmp_path, capsys)
     capsys.readouterr()
     assert code == 1 and report["checks"][0]["status"] == "fail"
     assert "needs more than 1000 values, the run has 1000" in report["checks"][0]["message"]
+
+
+def _gate_process(*args, env=None):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "validators", "check", *args], cwd=SHIPPED_SPEC.parent.parent,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+def test_a_stdout_that_cannot_encode_the_advice_keeps_the_verdicts_exit_code():
+    proc = _gate_process(str(FIXTURE), "--spec", str(SHIPPED_SPEC), env={"PYTHONIOENCODING": "ascii"})
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "L\\xf3pez de Prado" in out  # escaped, not a crash on the plan's "López"
+
+
+@pytest.mark.parametrize("signame, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_mid_sweep_exits_with_the_shells_code_and_one_line(tmp_path, signame, code):
+    import signal
+    import time
+
+    report = tmp_path / "sweep.json"
+    report.write_text('{"previous": true}\n')
+    proc = _gate_process(*([str(FIXTURE)] * 60), "--spec", str(SHIPPED_SPEC), "--jobs", "1", "--json", str(report))
+    time.sleep(2.0)  # the cold start and a few of the 60 gates (each ~0.1 s); the sweep prints at its end
+    assert proc.poll() is None, "the sweep ended before the signal: make it longer"
+    proc.send_signal(getattr(signal, signame))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert json.loads(report.read_text()) == {"previous": True}  # the previous report is intact

@@ -118,9 +118,47 @@ def layout_overrides(args) -> tuple[dict, dict]:
         raise UsageError(f"runverdict: {exc}") from None
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived: stop as after Ctrl-C, with the shell's exit code for it."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _tolerant_streams() -> None:
+    """A stdout or stderr that cannot encode a character (PYTHONIOENCODING=ascii, a cp1252 pipe)
+    shows it escaped instead of failing the run: the exit code stays the verdict's."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
 def main(argv=None) -> int:
+    import signal
+    import threading
+
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
+    _tolerant_streams()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv, debug)
+    except _Terminated:
+        print("runverdict: terminated (SIGTERM); reports already written are whole", file=sys.stderr)
+        return 128 + int(signal.SIGTERM)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv, debug) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -134,9 +172,9 @@ def main(argv=None) -> int:
     except GateError as exc:
         print(safe(f"runverdict: {exc}"), file=sys.stderr)
         return int(ExitCode.ERROR)
-    except KeyboardInterrupt:
-        print("runverdict: interrupted", file=sys.stderr)
-        return int(ExitCode.INTERNAL)
+    except KeyboardInterrupt:  # Ctrl-C: the shell's code for SIGINT, not an internal error
+        print("runverdict: interrupted (SIGINT); reports already written are whole", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `runverdict ... | head`: the reader left; the verdict stands in the exit code
         _silence_stdout()
         return int(ExitCode.ERROR)
