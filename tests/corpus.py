@@ -552,7 +552,7 @@ def cases() -> Iterator[Case]:
                2, _errors(HISTORY), ("{run}/history.csv:22:14: metric 'volatility_loss': 'oops' is not a number",))
     yield Case("history-json-string", 6, "a history.json value `\"0.5\"` (a string)",
                history_json_only(edit_json("history.json", lambda h: h["volatility_loss"].__setitem__(5, "0.5"))), 2,
-               _errors(HISTORY), ("{run}/history.json: metric 'volatility_loss', epoch 5: '0.5' is not a number",))
+               _errors(HISTORY), ("{run}/history.json:284:3: metric 'volatility_loss', epoch 5: '0.5' is not a number",))
     yield Case("returns-text-column", 6, "a returns column of text",
                set_column("returns.csv", "c=0.6", "long"), 2, _errors(RETURNS) | _passes(PREDICTIONS),
                ("{run}/returns.csv:2:11: column 'c=0.6', row 0: not a number or a one-element array: 'long'",))

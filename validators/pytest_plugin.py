@@ -110,10 +110,12 @@ def pytest_collect_file(file_path, parent):
     found while collecting with ``--run-dir``; a ``.toml`` file named on the command line
     together with ``--run-dir`` is taken as a spec whatever it holds (its errors then say why
     it is not one). Anything else, ``pyproject.toml`` included, is left alone."""
-    if file_path.suffix != ".toml":
-        return None
     run_dir = parent.config.stash[_DIRS].run_dir
     named = parent.session.isinitpath(file_path)
+    if file_path.suffix.lower() != ".toml":
+        if named and file_path.suffix.lower() != ".py" and _looks_like_spec(file_path):
+            return NotASpecFile.from_parent(parent, path=file_path)  # say why, rather than "no tests ran"
+        return None
     if (named and run_dir is not None) or ((named or run_dir is not None) and _looks_like_spec(file_path)):
         return SpecFile.from_parent(parent, path=file_path)
     return None
@@ -125,6 +127,14 @@ def _looks_like_spec(path) -> bool:
             return _SPEC_TABLE.search(handle.read(_MAX_SNIFF_BYTES)) is not None
     except OSError:
         return False
+
+
+class NotASpecFile(pytest.File):
+    """A file named on the command line that holds ``[[check]]`` tables but is not a ``.toml`` file."""
+
+    def collect(self):
+        raise self.CollectError(f"runverdict: {self.path.name} holds [[check]] tables but is not a .toml file: "
+                                "gate specs are collected from .toml files; rename it (e.g. gate.toml)")
 
 
 class SpecFile(pytest.File):

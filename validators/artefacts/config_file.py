@@ -8,6 +8,7 @@ import os
 from ..errors import ArtefactError, toml_position
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
+MAX_YAML_NODES = 100_000  # nodes of a YAML config once every alias is expanded (an alias bomb has billions)
 _MISSING = object()
 
 
@@ -77,8 +78,14 @@ def _yaml(path, text):
         import yaml
     except ImportError:
         raise ArtefactError(path, "reading a YAML config needs PyYAML: pip install 'runverdict[yaml]'") from None
+    loader = None
     try:
-        return yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)  # its reader refuses non-printable characters here
+        node = loader.get_single_node()  # aliases are shared nodes here: composing is linear in the text
+        if node is None:
+            return None
+        _bound_expansion(path, node)  # before constructing: whatever walks the config sees the expanded tree
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -89,6 +96,64 @@ def _yaml(path, text):
         raise ArtefactError(path, f"invalid YAML: {exc}") from None
     except RecursionError:
         raise ArtefactError(path, "YAML nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _bound_expansion(path, root, limit=None) -> int:
+    """The number of nodes of the YAML document ``root`` with every alias expanded; ``ArtefactError``
+    past ``limit`` (``MAX_YAML_NODES``; an alias bomb: 1.8 KB of nested aliases expand to billions of
+    nodes) and for an alias inside its own anchor (``a: &a [*a]``, an infinite document).
+
+    Each distinct node is visited once (sizes are memoised by node), without recursion.
+    """
+    import yaml
+
+    limit = MAX_YAML_NODES if limit is None else limit
+    sizes = {}  # id(node) -> expanded size
+    on_path = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            if isinstance(node, yaml.SequenceNode):
+                children = node.value
+            elif isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            else:
+                children = ()
+            size = 1 + sum(sizes[id(c)] for c in children)
+            if size > limit:
+                mark = node.start_mark
+                raise ArtefactError(path, f"YAML expands to more than {limit} nodes (an alias bomb?): refused "
+                                          "before building it", line=mark.line + 1, column=mark.column + 1)
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            mark = node.start_mark
+            raise ArtefactError(path, "YAML alias refers to a node that contains it (a recursive anchor): the "
+                                      "config would be infinite", line=mark.line + 1, column=mark.column + 1)
+        on_path.add(key)
+        stack.append((node, True))
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = ()
+        for child in reversed(children):
+            if id(child) in on_path:
+                mark = child.start_mark
+                raise ArtefactError(path, "YAML alias refers to a node that contains it (a recursive anchor): "
+                                          "the config would be infinite", line=mark.line + 1, column=mark.column + 1)
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
 
 
 def lookup(config: dict, dotted_key: str):

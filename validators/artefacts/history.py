@@ -115,7 +115,8 @@ def _read_csv(path) -> History:
 def _read_json(path) -> History:
     try:
         with open(path, "r", encoding="utf-8-sig") as handle:
-            data = json.load(handle)
+            text = handle.read()
+        data = json.loads(text)
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     except json.JSONDecodeError as exc:
@@ -124,14 +125,17 @@ def _read_json(path) -> History:
         raise ArtefactError(path, f"invalid JSON: {exc}") from None
     except RecursionError:
         raise ArtefactError(path, "JSON nested too deeply") from None
+    keys = []
     if isinstance(data, dict) and isinstance(data.get("history"), dict):
         data = data["history"]
+        keys = ["history"]
     if not isinstance(data, dict) or not data:
         raise ArtefactError(path, "expected a JSON object mapping each metric to its list of per-epoch values")
     columns = {}
     for name, values in data.items():
         if not isinstance(values, list):
-            raise ArtefactError(path, f"metric {name!r}: expected a list of per-epoch values, got {type(values).__name__}")
+            raise ArtefactError(path, f"metric {name!r}: expected a list of per-epoch values, got {type(values).__name__}",
+                                **_json_position(text, [*keys, name]))
         out = []
         for i, value in enumerate(values):
             if value is None:
@@ -141,11 +145,58 @@ def _read_json(path) -> History:
                     out.append(float(value))
                 except OverflowError:  # an integer beyond any float, e.g. 10**400
                     raise ArtefactError(path, f"metric {name!r}, epoch {i}: {str(value)[:40]}... is too large "
-                                              "for a number a metric can hold") from None
+                                              "for a number a metric can hold",
+                                        **_json_position(text, [*keys, name], i)) from None
             else:
-                raise ArtefactError(path, f"metric {name!r}, epoch {i}: {str(value)[:80]!r} is not a number")
+                raise ArtefactError(path, f"metric {name!r}, epoch {i}: {str(value)[:80]!r} is not a number",
+                                    **_json_position(text, [*keys, name], i))
         columns[name] = np.asarray(out, dtype=np.float64)
     return _from_columns(path, "json", columns)
+
+
+def _json_position(text, keys, index=None) -> dict:
+    """``{"line": ..., "column": ...}`` of the value at ``keys`` (then list element ``index``) in the JSON
+    ``text``, which ``json.loads`` has accepted; ``{}`` if it cannot be found. As ``json.loads``, the last
+    of duplicated keys counts. Only the objects on the way are scanned; other values are skipped whole."""
+    decoder = json.JSONDecoder()
+    ws = json.decoder.WHITESPACE.match
+
+    def skip(pos):
+        return ws(text, pos).end()
+
+    def member(pos, key):  # pos: at "{"; the start of the last value of key
+        found = None
+        pos = skip(pos + 1)
+        while text[pos] != "}":
+            name, pos = json.decoder.scanstring(text, pos + 1)
+            pos = skip(skip(pos) + 1)  # past ":"
+            if name == key:
+                found = pos
+            _, pos = decoder.raw_decode(text, pos)
+            pos = skip(pos)
+            if text[pos] == ",":
+                pos = skip(pos + 1)
+        return found
+
+    try:
+        pos = skip(0)
+        for key in keys:
+            if text[pos] != "{":
+                return {}
+            pos = member(pos, key)
+            if pos is None:
+                return {}
+        if index is not None:
+            if text[pos] != "[":
+                return {}
+            pos = skip(pos + 1)
+            for _ in range(index):
+                _, pos = decoder.raw_decode(text, pos)
+                pos = skip(skip(pos) + 1)  # past ","
+    except (ValueError, IndexError, RecursionError):
+        return {}
+    line = text.count("\n", 0, pos) + 1
+    return {"line": line, "column": pos - (text.rfind("\n", 0, pos) + 1) + 1}
 
 
 def _from_columns(path, source, columns, lines=None) -> History:

@@ -34,14 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ArtefactError
+from .cells import MAX_ARRAY_CELL_CHARS, MAX_CELL_CHARS, MISSING_TOKENS, line_of, parse_cells  # noqa: F401
 
-MAX_CELL_CHARS = 256  # a one-value cell; longer cells are refused before parsing
-MAX_ARRAY_CELL_CHARS = 65_536  # a multi-value cell when the check picks an element
 MAX_FILE_BYTES = 4 << 30  # a predictions or returns file; less on a machine with under 8 GiB of memory
 MAX_FILE_BYTES_ENV = "RUNVERDICT_MAX_FILE_BYTES"  # overrides the limit, in bytes
-MISSING_TOKENS = ("", "nan", "-nan", "+nan", "na", "n/a", "null", "none", "<na>", "#n/a", "nat")
-_NUMBER = r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity)"
-_NUMBER_RE = f"^(?i:{_NUMBER})$"
 
 
 @dataclass(frozen=True)
@@ -133,11 +129,6 @@ def unchanged_while_read(path):
             raise changed
     finally:
         os.close(fd)
-
-
-def line_of(row: int) -> int:
-    """File line of 0-based data row ``row`` (header on line 1)."""
-    return row + 2
 
 
 class TextTable:
@@ -512,6 +503,7 @@ def _read_parquet(path, columns, skip_missing=False) -> TextTable:
         if skip_missing:
             wanted = [c for c in wanted if c in header]
         _check_columns(path, header, wanted)
+        _parquet_within_limits(path, pq.read_metadata(path), schema, wanted)
         table = pq.read_table(path, columns=wanted)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ArtefactError(path, f"not a readable Parquet file: {exc}") from None
@@ -521,161 +513,54 @@ def _read_parquet(path, columns, skip_missing=False) -> TextTable:
     return TextTable(path, header, cols, table.num_rows, "parquet")
 
 
-def _first_true(mask) -> int:
-    import pyarrow.compute as pc
-
-    return int(pc.index(mask, True).as_py())
+BYTES_PER_ROW = 64  # a Parquet file may hold the rows a CSV file of max_file_bytes() could: one per 64 bytes
 
 
-def parse_cells(array, *, path, column, column_index, element=None, line_numbers=True,
-                row_lines=None) -> np.ndarray:
-    """Parse an Arrow array of cells into float64; see the module docstring for the rules.
-
-    ``row_lines``: the file line of each row, when it is not ``row + 2``.
-    """
+def _leaves(t) -> int:
+    """How many Parquet leaf columns an Arrow type is stored as."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    def where(row):
-        if not line_numbers:
-            return {"line": None}
-        return {"line": line_of(row) if row_lines is None else int(row_lines[row]), "column": column_index}
-
-    def refuse(row, why):
-        cell = array[row].as_py()
-        shown = repr(cell if not isinstance(cell, str) else cell[:80])
-        position = where(row)
-        raise ArtefactError(path, f"column {column!r}, row {row}: {why}: {shown}", **position)
-
-    t = array.type
-    if pa.types.is_floating(t) or pa.types.is_integer(t):
-        if element is not None:
-            raise ArtefactError(path, f"column {column!r} holds plain numbers: remove 'element' from the check")
-        return pc.fill_null(pc.cast(array, pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
-    if pa.types.is_boolean(t):
-        raise ArtefactError(path, f"column {column!r} holds booleans, expected numbers")
+    if pa.types.is_struct(t):
+        return sum(_leaves(t.field(i).type) for i in range(t.num_fields))
+    if pa.types.is_map(t):
+        return _leaves(t.key_type) + _leaves(t.item_type)
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        return _parse_lists(array, path=path, column=column, element=element, refuse=refuse)
-    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        raise ArtefactError(path, f"column {column!r} has type {t}, expected numbers")
-
-    limit = MAX_CELL_CHARS if element is None else MAX_ARRAY_CELL_CHARS
-    if array.null_count:  # CSV cells are never null (read with strings_can_be_null=False); Parquet's may be
-        array = pc.fill_null(array, "")
-    too_long = _ints(pc.binary_length(array)) > limit
-    if too_long.any():
-        refuse(int(np.argmax(too_long)), f"cell longer than {limit} bytes")
-    if element is None:
-        plain = _plain_numbers(array)
-        if plain is not None:
-            return plain
-    text = pc.utf8_trim_whitespace(array)
-
-    opened = pc.starts_with(text, "[")
-    closed = pc.ends_with(text, "]")
-    unbalanced = pc.not_equal(opened, closed)
-    if pc.any(unbalanced).as_py():
-        refuse(_first_true(unbalanced), "unbalanced brackets")
-    bracketed = pc.any(opened).as_py()
-    if element is None:  # the common case again, with spaces around the cells
-        plain = _plain_numbers(text)
-        if plain is not None:
-            return plain
-    if bracketed:
-        inner = pc.if_else(opened, pc.utf8_trim_whitespace(pc.utf8_slice_codeunits(text, 1, -1)), text)
-        nested = pc.and_(opened, pc.match_substring_regex(inner, r"[\[\]]"))
-        if pc.any(nested).as_py():
-            refuse(_first_true(nested), "nested arrays are not supported")
-        empty = pc.and_(opened, pc.equal(pc.binary_length(inner), 0))
-        if pc.any(empty).as_py():
-            refuse(_first_true(empty), "an empty array holds no value")
-    else:
-        inner = text
-
-    if element is None:
-        several = pc.and_(opened, pc.match_substring_regex(inner, r"[\s,]"))
-        if pc.any(several).as_py():
-            row = _first_true(several)
-            refuse(row, "several values where one is expected "
-                        "(pick one with element = N in the check)")
-        token = inner
-    else:
-        parts = pc.split_pattern_regex(inner, r"[\s,]+")
-        lengths = pc.list_value_length(parts)
-        missing_elem = pc.less_equal(lengths, element)
-        if pc.any(missing_elem).as_py():
-            refuse(_first_true(missing_elem), f"has no element {element}")
-        dots = pc.match_substring(pc.binary_join(parts, " "), "...")
-        if pc.any(dots).as_py():
-            refuse(_first_true(dots), "array abbreviated with '...' by numpy: values are lost")
-        token = pc.list_element(parts, element)
-
-    lowered = pc.utf8_lower(token)
-    missing = pc.is_in(lowered, value_set=pa.array(MISSING_TOKENS))
-    number = pc.match_substring_regex(token, _NUMBER_RE)
-    bad = pc.invert(pc.or_(missing, number))
-    if pc.any(bad).as_py():
-        refuse(_first_true(bad), "not a number or a one-element array")
-    safe = pc.if_else(missing, "nan", token)
-    return pc.cast(safe, pa.float64()).to_numpy(zero_copy_only=False)
+        return _leaves(t.value_type)
+    return 1
 
 
-def _plain_numbers(cells):
-    """The common case, as pandas writes it: every cell ``[number]``, or every cell a number.
+def _parquet_within_limits(path, metadata, schema, wanted) -> None:
+    """Refuse, from its metadata alone, a Parquet file whose columns read would not fit the limit.
 
-    One Arrow cast, no regular expressions. Returns None whenever a cell needs the full rules:
-    brackets on some cells only, spaces, anything the cast refuses, or a cell that reads as NaN
-    (Arrow accepts NaN spellings such as ``nan(1)`` that the full rules decide).
+    A few MB of compressed Parquet can hold hundreds of millions of rows (600 M zstd zeros are
+    2.6 MB, and 20 GB once read): the file's size says nothing, its metadata says what reading
+    costs. Limits, all from :func:`max_file_bytes`: ``limit // BYTES_PER_ROW`` rows; the columns
+    read, uncompressed, at most ``limit`` bytes; and as float64 values, at most ``limit`` bytes.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    opened = pc.starts_with(cells, "[")
-    if pc.all(opened).as_py():
-        if not pc.all(pc.ends_with(cells, "]")).as_py():
-            return None
-        inner = pc.utf8_slice_codeunits(cells, 1, -1)
-    elif not pc.any(opened).as_py():
-        inner = cells
-    else:
-        return None
-    try:
-        values = pc.cast(inner, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    out = _floats(values)
-    return None if np.isnan(out).any() else out
-
-
-def _floats(array) -> np.ndarray:
-    """A float64 Arrow array without nulls as numpy, by its buffer (``to_numpy`` imports pandas)."""
-    if array.null_count == 0 and len(array):
-        return np.frombuffer(array.buffers()[1], dtype=np.float64, count=len(array), offset=8 * array.offset)
-    return array.to_numpy(zero_copy_only=False)
-
-
-def _ints(array) -> np.ndarray:
-    """An int32 Arrow array without nulls (lengths) as numpy, by its buffer."""
-    if array.null_count == 0 and len(array):
-        return np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array), offset=4 * array.offset)
-    return array.to_numpy(zero_copy_only=False)
-
-
-def _parse_lists(array, *, path, column, element, refuse):
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    lengths = pc.fill_null(pc.list_value_length(array), 0)
-    pick = 0 if element is None else element
-    if element is None:
-        wrong = pc.not_equal(lengths, 1)
-        if pc.any(wrong).as_py():
-            refuse(_first_true(wrong), "several values where one is expected (pick one with element = N)")
-    else:
-        short = pc.less_equal(lengths, element)
-        if pc.any(short).as_py():
-            refuse(_first_true(short), f"has no element {element}")
-    values = pc.list_element(array, pick)
-    if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):
-        raise ArtefactError(path, f"column {column!r} holds lists of {values.type}, expected numbers")
-    return pc.fill_null(pc.cast(values, pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+    limit = max_file_bytes(path)
+    advice = (f"refused before reading; set {MAX_FILE_BYTES_ENV} to a larger number of bytes if the machine "
+              "has the memory")
+    rows = int(metadata.num_rows)
+    max_rows = max(limit // BYTES_PER_ROW, 1)
+    if rows > max_rows:
+        raise ArtefactError(path, f"the Parquet metadata says {rows} rows, more than the {max_rows} a table may "
+                                  f"have (one per {BYTES_PER_ROW} bytes of the {limit}-byte limit): {advice}")
+    leaf_of = []  # the top-level column of each leaf column, in order
+    for field in schema:
+        leaf_of.extend([field.name] * _leaves(field.type))
+    wanted_set = set(wanted)
+    chosen = {i for i, name in enumerate(leaf_of) if name in wanted_set}
+    uncompressed = 0
+    for g in range(metadata.num_row_groups):
+        group = metadata.row_group(g)
+        for i in range(group.num_columns):
+            if i in chosen or len(leaf_of) != group.num_columns:  # a layout not understood: count it all
+                uncompressed += max(int(group.column(i).total_uncompressed_size), 0)
+    if uncompressed > limit:
+        raise ArtefactError(path, f"the Parquet metadata says the {len(wanted)} column{'s' if len(wanted) != 1 else ''}"
+                                  f" read hold {uncompressed} bytes uncompressed, more than the {limit}-byte limit "
+                                  f"for a table: {advice}")
+    as_floats = rows * 8 * max(len(wanted), 1)
+    if as_floats > limit:
+        raise ArtefactError(path, f"the Parquet metadata says {rows} rows of {len(wanted)} columns: {as_floats} bytes "
+                                  f"as float64 values, more than the {limit}-byte limit for a table: {advice}")

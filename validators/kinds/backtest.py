@@ -30,7 +30,24 @@ def _returns(run):
             if str(path).lower().endswith(".csv") else {}  # a Parquet file has rows, not lines
         raise ArtefactError(path, f"{int(bad.sum())} returns are NaN, inf or missing; first in trial "
                             f"{returns.names[col]!r}, row {row}", **where)
+    _no_overflow(returns, values, path)
     return returns, values, path
+
+
+def _no_overflow(returns, values, path) -> None:
+    """Refuse finite returns so large (near 1e307) that a trial's mean or variance overflows a float64:
+    every statistic of that trial would be inf or NaN, and numpy would only warn."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = values.mean(axis=0)
+        deviations = values - mean
+        variance = np.einsum("ij,ij->j", deviations, deviations) if values.shape[0] else mean
+        ok = np.isfinite(mean) & np.isfinite(variance)
+    if not ok.all():
+        j = int(np.flatnonzero(~ok)[0])
+        largest = float(np.max(np.abs(values[:, j])))
+        raise ArtefactError(path, f"returns of trial {str(returns.names[j])!r} overflow a float64 in their mean or "
+                                  f"variance (values up to {largest:.0e}); "
+                                  f"{int((~ok).sum())} of {values.shape[1]} trials do")
 
 
 def _period(returns) -> dict:
