@@ -461,3 +461,16 @@ class TestAssertWithin:
     def test_an_empty_range_is_refused_like_in_a_spec(self):
         with pytest.raises(ValueError, match="no value can satisfy"):
             assert_within(0.1, ge=1, le=0)
+
+
+def test_a_spec_not_named_toml_says_why_it_is_not_collected(pytester, runs):
+    (pytester.path / "gate.txt").write_text(PLAN_SPEC)
+    result = pytester.runpytest("gate.txt", f"--run-dir={runs['healthy']}")
+    result.stdout.fnmatch_lines(["*gate.txt holds * tables but is not a .toml file*rename it*"])
+    assert result.ret != 0
+
+
+def test_a_spec_with_an_upper_case_suffix_is_collected(pytester, runs):
+    (pytester.path / "GATE.TOML").write_text(PLAN_SPEC)
+    result = pytester.runpytest("GATE.TOML", f"--run-dir={runs['healthy']}")
+    result.assert_outcomes(passed=N_CHECKS)
