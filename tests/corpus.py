@@ -451,8 +451,8 @@ def cases() -> Iterator[Case]:
                subprocess=True)
     yield Case("history-missing", 1, "no history at all (CSV, JSON, TensorBoard)",
                delete("history.csv", "history.json", "logs"), 2, _errors(HISTORY) | not_history,
-               ("{run}/history.csv: no history artefact: looked for history.csv, training.log, training_log.csv, "
-                "history.json, training_history.json, logs",))
+               (("{run}/history.csv: no history artefact: looked for history.csv, training.log, training_log.csv, "
+                 "history.json, training_history.json, logs"),))
     yield Case("config-missing", 1, "`config.json` missing", delete("config.json"), 2,
                _errors(CONFIG) | _passes(PREDICTIONS, HISTORY),
                ("{run}/config.json: no config artefact: looked for config.json, config.toml, config.yaml",))

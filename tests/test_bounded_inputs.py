@@ -101,7 +101,7 @@ def test_shared_yaml_aliases_within_the_bound_still_read(run_dir, capsys):
         "relu: &relu {activation: relu}\n"
         "loss_weights: *w\n"
         "heads: {volatility: *relu, magnitude: *relu, direction: {activation: sigmoid}}\n")
-    code, out, checks = gate(run_dir, capsys)
+    _, out, checks = gate(run_dir, capsys)
     assert checks["config-loss-weights"]["status"] == "pass", out
     assert checks["config-magnitude-activation"]["status"] == "pass", out
 
@@ -137,7 +137,7 @@ def test_a_parquet_file_of_200_million_zeros_is_refused_from_its_metadata(run_di
         code, out, checks = gate(run_dir, capsys, RETURNS_SPEC)
     assert code == 2, out
     message = checks["sharpe"]["message"]
-    assert f"returns.parquet: the Parquet metadata says 200000000 rows, more than the" in message
+    assert "returns.parquet: the Parquet metadata says 200000000 rows, more than the" in message
     assert MAX_FILE_BYTES_ENV in message
 
 
@@ -181,8 +181,8 @@ def test_parquet_integers_beyond_2_53_are_refused_with_their_row(run_dir, capsys
                              "c=0.6": rng.normal(0, 1, 60)}), run_dir / "returns.parquet")
     code, out, checks = gate(run_dir, capsys, RETURNS_SPEC)
     assert code == 2, out
-    assert (f"returns.parquet: column 'c=0.5', row 7: an integer a float64 cannot hold exactly (beyond 2**53 = "
-            f"9007199254740992)") in checks["sharpe"]["message"]
+    assert ("returns.parquet: column 'c=0.5', row 7: an integer a float64 cannot hold exactly (beyond 2**53 = "
+            "9007199254740992)") in checks["sharpe"]["message"]
     assert checks["sharpe"]["message"].endswith(f": {big}")
 
 

@@ -29,12 +29,12 @@ from hypothesis import strategies as st
 from validators import cli
 from validators.artefacts.config_file import read_config
 from validators.artefacts.history import read_history
+from validators.artefacts.layout import LABEL_PATTERNS
 from validators.artefacts.tables import MISSING_TOKENS
 from validators.errors import ArtefactError, SpecError
 from validators.gate import evaluate
 from validators.reports.jsonreport import report_dict
 from validators.result import ERROR, FAIL, PASS
-from validators.artefacts.layout import LABEL_PATTERNS
 from validators.spec import parse_spec
 
 CASES = list(corpus.cases())

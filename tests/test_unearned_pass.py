@@ -12,12 +12,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from factory import SHIPPED_SPEC, dense, functional, keras_file, make_run
 
-from factory import SHIPPED_SPEC, keras_file, dense, functional, make_run
 from validators import cli
+from validators.errors import SpecError
 from validators.gate import evaluate
 from validators.spec import parse_spec
-from validators.errors import SpecError
 
 FIXTURE = SHIPPED_SPEC.parent.parent / "fixtures" / "runs" / "run3_relu"
 
@@ -145,7 +145,7 @@ def test_a_folder_link_out_of_the_run_is_refused_for_a_declared_path(tmp_path, c
     run = tmp_path / "run"
     shutil.copytree(FIXTURE, run)
     (run / "root").symlink_to("/")
-    code, report = gate(tmp_path, SHIPPED_SPEC.read_text(), run, "--artefact", "predictions=root/etc/passwd")
+    code, _ = gate(tmp_path, SHIPPED_SPEC.read_text(), run, "--artefact", "predictions=root/etc/passwd")
     out = capsys.readouterr().out
     assert code == 2 and "root:x:0" not in out and ":/bin/" not in out  # nothing of /etc/passwd
     assert "root: leads outside the run directory" in out or f"{run / 'root'}: leads outside" in out
@@ -414,7 +414,7 @@ def test_a_signal_mid_sweep_exits_with_the_shells_code_and_one_line(tmp_path, si
     time.sleep(2.0)  # the cold start and a few of the 60 gates (each ~0.1 s); the sweep prints at its end
     assert proc.poll() is None, "the sweep ended before the signal: make it longer"
     proc.send_signal(getattr(signal, signame))
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert json.loads(report.read_text()) == {"previous": True}  # the previous report is intact

@@ -15,12 +15,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .artefacts.layout import DECLARABLE_ARTEFACTS, LAYOUT_KEYS, ROLE_TABLES, TENSORBOARD_HINT
 from .bounds import BOUND_KEYS, Bound, is_finite_number, is_number
 from .errors import SpecError, toml_position
 from .registry import type_error
 from .result import SEVERITIES
-
-from .artefacts.layout import DECLARABLE_ARTEFACTS, LAYOUT_KEYS, ROLE_TABLES, TENSORBOARD_HINT
 
 TOP_LEVEL_KEYS = ("name", "description", "artefacts", "layout", "trials", "baseline", "check", "advice")
 BASELINE_KEYS = ("allow_first_run",)

@@ -241,7 +241,7 @@ def known_range(name: str, nonnegative_loss: bool = False) -> tuple[float, float
     A loss (``loss``, ``volatility_loss``) is at or above 0 only when the loss function is known
     to be (``nonnegative_loss``, from the model's compile configuration): Keras allows any loss.
     """
-    base = name[4:] if name.startswith("val_") else name
+    base = name.removeprefix("val_")
     if base.endswith(UNIT_INTERVAL_SUFFIXES):
         return 0.0, 1.0
     if base.endswith(NONNEGATIVE_SUFFIXES) or (nonnegative_loss and base.endswith("loss")):

@@ -245,8 +245,8 @@ def _walk_unsafe(config, root_location: str) -> list[tuple[str, str]]:
                     (where, f"a Python function {name!r} from module {node.get('module')!r} (needs user code to load)")
                 )
             elif isinstance(cls, str) and isinstance(node.get("module"), str) and not _is_keras_module(node["module"]):
-                found.append((where, f"a class {cls!r} from module {node['module']!r}, outside Keras "
-                                     "(needs custom code to load; Keras refuses it without it)"))
+                found.append((where, (f"a class {cls!r} from module {node['module']!r}, outside Keras "
+                                      "(needs custom code to load; Keras refuses it without it)")))
             for key, value in node.items():
                 stack.append((value, f"{where}.{key}"))
         elif isinstance(node, list):

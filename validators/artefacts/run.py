@@ -91,17 +91,18 @@ class Run:
                 return read_table(path, self._wanted_columns or None, skip_missing=True)
             names = []
             for head in self._wanted_columns:
-                names += self._try(lambda: self.layout.prediction_column(header, head, path).name)
+                names += self._try(self.layout.prediction_column, header, head, path)
             for head in self._label_heads:
-                names += self._try(lambda: self.layout.label_column(header, head, path).name)
+                names += self._try(self.layout.label_column, header, head, path)
             return read_table(path, names or None, skip_missing=True)
 
         return self._artefact("predictions", read)
 
     @staticmethod
-    def _try(bind) -> list:
+    def _try(bind, *args) -> list:
+        """``[bind(*args).name]``, or ``[]`` when the role cannot be bound."""
         try:
-            return [bind()]
+            return [bind(*args).name]
         except ArtefactError:  # the check that needs this column reports it
             return []
 
@@ -185,7 +186,7 @@ class Run:
         the saved model compiled it with a loss function that never is (MSE, MAE, crossentropy...)."""
         from .history import NONNEGATIVE_SUFFIXES
 
-        base = metric[4:] if metric.startswith("val_") else metric
+        base = metric.removeprefix("val_")
         if not base.endswith("loss"):
             return False
         try:

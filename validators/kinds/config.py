@@ -9,7 +9,6 @@ from ..errors import ArtefactError
 from ..registry import Param, register
 from ..result import Outcome
 
-
 EQUALS = Param("equals", "any", "expected value: number, string, bool, list or table", required=True)
 TOLERANCE = Param("tolerance", "number", "absolute tolerance for numbers (default 1e-9)", default=1e-9, min=0.0)
 
