@@ -418,3 +418,19 @@ def test_a_signal_mid_sweep_exits_with_the_shells_code_and_one_line(tmp_path, si
     assert proc.returncode == code, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert json.loads(report.read_text()) == {"previous": True}  # the previous report is intact
+
+
+def test_a_sweep_never_starts_more_workers_than_runs(tmp_path, capsys, monkeypatch):
+    import concurrent.futures
+
+    started = []
+
+    class Recorded(concurrent.futures.ProcessPoolExecutor):  # the real pool, its size noted
+        def __init__(self, max_workers=None, **kw):
+            started.append(max_workers)
+            super().__init__(max_workers=max_workers, **kw)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Recorded)
+    code = cli.main(["check", str(FIXTURE), str(FIXTURE), "--spec", str(SHIPPED_SPEC), "--jobs", "2000", "--quiet"])
+    capsys.readouterr()
+    assert code == 0 and started == [2]
