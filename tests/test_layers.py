@@ -8,6 +8,7 @@ function-level import is still a dependency, only a later one.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,16 @@ def imports_of(path: Path, known: set[str]) -> set[str]:
                 origin = node.module or ""
             # "from pkg import name": name is a submodule when one exists, else an attribute of pkg
             targets = [f"{origin}.{a.name}" if f"{origin}.{a.name}" in known else origin for a in node.names]
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            # importlib.import_module(".kinds", __package__): an import all the same
+            target = node.args[0].value
+            if target.startswith("."):
+                level = len(target) - len(target.lstrip("."))
+                base = here[: len(here) - (level - 1)]
+                rest = target.lstrip(".")
+                target = ".".join(base + ([rest] if rest else []))
+            targets = [target]
         else:
             continue
         found.update(t for t in targets if t in known)
@@ -84,6 +95,18 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_package_has_no_import_circle():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_import_module_calls_are_edges_too(tmp_path, monkeypatch):
+    # the circle the old tree had: registry.load_builtin_kinds did importlib.import_module(".kinds", ...)
+    package = tmp_path / "validators"
+    (package / "kinds").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "registry.py").write_text("import importlib\n\ndef load():\n"
+                                         "    return importlib.import_module('.kinds', __package__)\n")
+    (package / "kinds" / "__init__.py").write_text("from ..registry import load\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
+    assert find_cycle(import_graph()) == ["validators.kinds", "validators.registry", "validators.kinds"]
 
 
 def test_find_cycle_finds_a_circle_and_accepts_a_tree():
