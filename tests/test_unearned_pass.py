@@ -434,3 +434,13 @@ def test_a_sweep_never_starts_more_workers_than_runs(tmp_path, capsys, monkeypat
     code = cli.main(["check", str(FIXTURE), str(FIXTURE), "--spec", str(SHIPPED_SPEC), "--jobs", "2000", "--quiet"])
     capsys.readouterr()
     assert code == 0 and started == [2]
+
+
+def test_a_named_pipe_as_the_step_summary_is_refused_without_blocking(tmp_path, capsys, monkeypatch):
+    import os
+
+    fifo = tmp_path / "summary"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(fifo))
+    assert cli.main(["check", str(FIXTURE), "--spec", str(SHIPPED_SPEC), "--quiet"]) == 2
+    assert "cannot append to $GITHUB_STEP_SUMMARY: not a regular file" in capsys.readouterr().err

@@ -200,6 +200,15 @@ def append_step_summary(report, environ=None) -> str | None:
     path = environ.get(STEP_SUMMARY)
     if not path:
         return None
+    import errno
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None  # a new summary file: created below
+    if mode is not None and not stat.S_ISREG(mode):  # a named pipe would block the open forever
+        raise OSError(errno.EINVAL, "not a regular file (a named pipe or device?)", path)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(to_markdown(report) + "\n")
     return path
