@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .artefacts.history import NoBestEpoch, metric_values, pick_epoch
+from .artefacts.history import NoBestEpoch
 from .bounds import is_finite_number, is_number
 from .errors import ArtefactError, GateError
 
@@ -134,15 +134,13 @@ def history_delta(run, metric, epoch="last", monitor=None, mode=None, change="ab
     values = []
     evidence = {"metric": metric, "change": change}
     for label, which in (("candidate", run), ("baseline", run.baseline)):
-        hist = which.history()
-        series = metric_values(hist, metric)
         try:
-            index, _ = pick_epoch(hist, epoch, monitor, mode)
+            value, recorded = which.metric_at(metric, epoch, monitor, mode)
         except NoBestEpoch as exc:  # no finite monitor value
-            raise ArtefactError(hist.path, f"cannot choose the {epoch} epoch: {exc}") from None
-        values.append(float(series[index]))
-        evidence[label] = float(series[index])
-        evidence[f"{label}_epoch"] = int(hist.epochs[index])
+            raise ArtefactError(which.history().path, f"cannot choose the {epoch} epoch: {exc}") from None
+        values.append(value)
+        evidence[label] = value
+        evidence[f"{label}_epoch"] = recorded
     cand, base = values
     delta = cand - base
     if change == "relative":

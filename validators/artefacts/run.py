@@ -157,6 +157,16 @@ class Run:
 
         return self._artefact("config", read_config)
 
+    def metric_at(self, metric: str, epoch, monitor=None, mode=None) -> tuple[float, int]:
+        """``(value, epoch number)`` of a history metric at the chosen epoch, its range checked
+        (``history.metric_values``); raises ``history.NoBestEpoch`` when no epoch is the best."""
+        from .history import metric_values, pick_epoch
+
+        history = self.history()
+        values = metric_values(history, metric, self.loss_is_nonnegative(metric))
+        index, _ = pick_epoch(history, epoch, monitor, mode)
+        return float(values[index]), int(history.epochs[index])
+
     def config_value(self, key: str):
         """``(value, binding)`` of a dotted config key, found as the layout says."""
         config = self.config()

@@ -46,7 +46,7 @@ def delta(run, *, metric, epoch, monitor, mode, change, bound):
             from ..artefacts.history import NoBestEpoch
 
             try:
-                candidate, epoch_index = _candidate_value(run, metric, epoch, monitor, mode)
+                candidate, epoch_index = run.metric_at(metric, epoch, monitor, mode)
             except NoBestEpoch as why:  # a value problem, as the history kind says: fail, never pass
                 return Outcome(False, None, f"not compared, and the candidate has no {epoch} epoch: {why}",
                                {"compared": False})
@@ -65,16 +65,6 @@ def delta(run, *, metric, epoch, monitor, mode, change, bound):
     message = (f"{metric} {word} {value!r}: {evidence['candidate']!r} (epoch {evidence['candidate_epoch']}) "
                f"vs baseline {evidence['baseline']!r} (epoch {evidence['baseline_epoch']})")
     return Outcome(bound.contains(value), value, message, evidence)
-
-
-def _candidate_value(run, metric, epoch, monitor, mode):
-    """The candidate's own value of ``metric`` at the chosen epoch; ``ArtefactError`` when it cannot be read."""
-    from ..artefacts.history import metric_values, pick_epoch
-
-    history = run.history()
-    values = metric_values(history, metric)
-    index, _ = pick_epoch(history, epoch, monitor, mode)  # NoBestEpoch: no finite monitor value
-    return float(values[index]), int(history.epochs[index])
 
 
 delta.validate_params = epoch_params_problem
