@@ -153,9 +153,9 @@ class Layout:
         if artefact in self.paths:
             pattern = self.paths[artefact]
             how = self.declared_by[artefact]
-            matches = self._matches(pattern, artefact, strict=False)
             if not _has_magic(pattern):
                 return Choice(artefact, self.root / pattern, how, pattern)
+            matches = self._matches(pattern, artefact, strict=False)
             if len(matches) != 1:
                 shown = ", ".join(_relative(m, self.root) for m in matches) or "nothing"
                 raise ArtefactError(self.root / pattern, f"{how}: {artefact} = {pattern!r} must match exactly one "
