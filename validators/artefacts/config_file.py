@@ -8,6 +8,7 @@ import os
 from ..errors import ArtefactError, toml_position
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
+MAX_CONFIG_DEPTH = 64  # levels of nested mappings and lists; a config is a few deep, deeper is refused
 MAX_YAML_NODES = 100_000  # nodes of a YAML config once every alias is expanded (an alias bomb has billions)
 _MISSING = object()
 
@@ -44,7 +45,35 @@ def read_config(path) -> dict:
         data = _json(path, text)
     if not isinstance(data, dict):
         raise ArtefactError(path, f"expected a mapping at the top level, got {type(data).__name__}")
+    _bound_depth(path, data)
     return data
+
+
+def _bound_depth(path, data, limit=MAX_CONFIG_DEPTH) -> None:
+    """``ArtefactError`` naming the key path where ``data`` nests deeper than ``limit`` levels.
+
+    Without recursion: whatever later walks the config (a check, a report writer) recurses into it,
+    and a structure that contains itself (which no format here builds) would be infinitely deep.
+    """
+    stack = [(data, 1, None)]  # (node, its depth, (parent entry, key)) - a path is rebuilt only on error
+    while stack:
+        entry = stack.pop()
+        node, depth, _ = entry
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in items:
+            if isinstance(child, (dict, list)):
+                if depth >= limit:
+                    parts = [str(key)]
+                    up = entry
+                    while up[2] is not None:
+                        up, k = up[2]
+                        parts.append(str(k))
+                    parts.reverse()
+                    shown = ".".join(parts) if len(parts) <= 8 else ".".join(parts[:6]) + ". ..."
+                    raise ArtefactError(path, f"key {shown!r} is nested too deeply: more than {limit} levels, refused "
+                                              "(a config is a few levels deep); flatten it, or keep such data out of "
+                                              "the config file")
+                stack.append((child, depth + 1, (entry, key)))
 
 
 def _json(path, text):
@@ -55,7 +84,8 @@ def _json(path, text):
     except ValueError as exc:  # an integer of more digits than Python converts (4300)
         raise ArtefactError(path, f"invalid JSON: {exc}") from None
     except RecursionError:
-        raise ArtefactError(path, "JSON nested too deeply") from None
+        raise ArtefactError(path, f"JSON nested too deeply for the parser (more than {MAX_CONFIG_DEPTH} levels is "
+                                  "refused): flatten it") from None
 
 
 def _toml(path, text):
@@ -70,7 +100,8 @@ def _toml(path, text):
     except ValueError as exc:  # an integer of more digits than Python converts
         raise ArtefactError(path, f"invalid TOML: {exc}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise ArtefactError(path, "TOML nested too deeply") from None
+        raise ArtefactError(path, f"TOML nested too deeply for the parser (more than {MAX_CONFIG_DEPTH} levels is "
+                                  "refused): flatten it") from None
 
 
 def _yaml(path, text):
@@ -80,6 +111,7 @@ def _yaml(path, text):
         raise ArtefactError(path, "reading a YAML config needs PyYAML: pip install 'runverdict[yaml]'") from None
     loader = None
     try:
+        _yaml_depth(path, yaml, text)  # before composing, which recurses once per level
         loader = yaml.SafeLoader(text)  # its reader refuses non-printable characters here
         node = loader.get_single_node()  # aliases are shared nodes here: composing is linear in the text
         if node is None:
@@ -95,10 +127,26 @@ def _yaml(path, text):
     except ValueError as exc:  # an integer of more digits than Python converts
         raise ArtefactError(path, f"invalid YAML: {exc}") from None
     except RecursionError:
-        raise ArtefactError(path, "YAML nested too deeply") from None
+        raise ArtefactError(path, f"YAML nested too deeply for the parser (more than {MAX_CONFIG_DEPTH} levels is "
+                                  "refused): flatten it") from None
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def _yaml_depth(path, yaml, text, limit=MAX_CONFIG_DEPTH) -> None:
+    """``ArtefactError`` at the line and column where the YAML text nests deeper than ``limit``:
+    PyYAML's parser is a state machine, its composer and constructor recurse."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > limit:
+                mark = event.start_mark
+                raise ArtefactError(path, f"YAML nested too deeply: more than {limit} levels, refused (a config is "
+                                          "a few levels deep); flatten it", line=mark.line + 1, column=mark.column + 1)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
 
 
 def _bound_expansion(path, root, limit=None) -> int:

@@ -576,18 +576,17 @@ def _curve_figure(metric, checks, histories, results, anchors) -> str:
             ys.append(y)
             hlines.append((y, css, text, None))
     xs = [float(e.min()) for e, _ in series.values() if e.size] + [float(e.max()) for e, _ in series.values() if e.size]
-    # curves spanning three orders of magnitude or more (a loss of 20 beside one of 0.0002) on a log axis
-    log_y = min(ys) > 0 and max(ys) / min(ys) >= LOG_RATIO
-    if log_y:
-        low, high = padded(math.log10(min(ys)), math.log10(max(ys)), 0.08)
-        y_lo, y_hi = 10.0 ** low, 10.0 ** high
-    else:
-        y_lo, y_hi = padded(min(ys), max(ys), 0.08)
-    x_lo, x_hi = padded(min(xs), max(xs), 0.03)
-    if not (math.isfinite(y_hi - y_lo) and math.isfinite(x_hi - x_lo) and y_hi > 0):
+    if not all(math.isfinite(v) for v in ys + xs):
         return f"<figure><h3>{h(metric)}</h3>{caption}<p class=\"note\">values too large to draw</p>{legend}</figure>"
+    # curves spanning three orders of magnitude or more (a loss of 20 beside one of 0.0002) on a log
+    # axis, its range in exponents (a loss of 5e-324 is 10 ** -323.3; 1e-300 to 1e300 fits)
+    log_y = min(ys) > 0 and max(ys) / min(ys) >= LOG_RATIO
+    y_lo, y_hi = padded(min(ys), max(ys), 0.08)
+    exponents = padded(math.log10(min(ys)), math.log10(max(ys)), 0.08) if log_y else None
+    x_lo, x_hi = padded(min(xs), max(xs), 0.03)
     plot = Plot((x_lo, x_hi), (y_lo, y_hi), x_label="epoch", y_label=metric + (" (log scale)" if log_y else ""),
-                label=f"training curve of {metric}", log_y=log_y)
+                label=f"training curve of {metric}", log_y=log_y, y_log10=exponents)
+    y_hi = 10.0 ** min(plot.y_hi, 308.0) if log_y else plot.y_hi  # for the off-axis arrows below
     for y, css, text, below in hlines:
         if below is True:
             plot.band_y(None, y, "forbid", f"{text}: values here fail it")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 
 from .. import __version__
 from .atomic import write_atomic
@@ -12,19 +13,38 @@ from .atomic import write_atomic
 SCHEMA_VERSION = 1
 
 
-def plain(value):
-    """Make ``value`` strict-JSON-able: numpy scalars to Python, NaN/inf to ``None``."""
+MAX_DEPTH = 100  # levels of nesting a value keeps in the report; deeper is a note (a config is refused past 100)
+MAX_INT_BITS = 14_000  # about 4 200 digits: Python refuses to write an int of more than 4 300 as text
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def plain(value, _depth=0):
+    """Make ``value`` strict-JSON-able: numpy scalars to Python, NaN/inf to ``None``.
+
+    Nesting deeper than ``MAX_DEPTH`` (or a structure that contains itself) becomes a string saying
+    so, and an integer too long to write as text a string giving its size: the report is always written.
+    """
+    if _depth >= MAX_DEPTH and isinstance(value, (dict, list, tuple)):
+        return f"<nested deeper than {MAX_DEPTH} levels: not shown>"
     if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): plain(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
+        return [plain(v, _depth + 1) for v in value]
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return plain(value.tolist())
+        return plain(value.tolist(), _depth)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+        return f"<an integer of {value.bit_length()} bits: not shown>"
     if value is None or isinstance(value, (bool, int, str)):
         return value
     return str(value)
+
+
+def escape_surrogates(text: str) -> str:
+    """JSON text with each lone surrogate (``"\\ud800"`` in a config is one) written as its ``\\uXXXX``
+    escape: still strict JSON that reads back to the same string, and encodable as UTF-8."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _nonfinite_note(value):
@@ -89,7 +109,8 @@ def baseline_dict(comparison):
 
 
 def to_json(report) -> str:
-    return json.dumps(report_dict(report), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    # a lone surrogate stays a string character until here, then becomes its escape
+    return escape_surrogates(json.dumps(report_dict(report), indent=2, allow_nan=False, ensure_ascii=False)) + "\n"
 
 
 def write_json(report, path) -> None:

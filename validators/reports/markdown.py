@@ -58,7 +58,15 @@ def value_text(value) -> str:
             value = value.item()
         except (TypeError, ValueError):  # a numpy array of more than one element
             value = value.tolist()
-    return printable(repr(value))
+    return printable(shown_repr(value))
+
+
+def shown_repr(value) -> str:
+    """``repr(value)``, or a note for a structure nested too deeply for ``repr`` to recurse into."""
+    try:
+        return repr(value)
+    except RecursionError:
+        return f"<a {type(value).__name__} nested too deeply to show>"
 
 
 def clip(text: str, limit: int) -> str:

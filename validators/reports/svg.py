@@ -12,7 +12,10 @@ from __future__ import annotations
 import math
 from html import escape
 
+from .markdown import printable
+
 PALETTE = 6  # the page defines .c0 ... .c5
+TINY_STEP = 1e-300  # below this a tick step is not worth rounding (and 10 ** floor(log10) underflows)
 
 
 def exact(value) -> str:
@@ -23,48 +26,111 @@ def exact(value) -> str:
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """About ``n`` round tick positions (1, 2 or 5 times a power of ten) within ``[lo, hi]``."""
+    """About ``n`` round tick positions (1, 2 or 5 times a power of ten) within ``[lo, hi]``.
+
+    Any finite ``lo < hi`` works: a span that overflows a float (``-1e308`` to ``1e308``) is
+    stepped in halves, and a span too small for round steps (subnormal, below ``1e-300``) gets
+    ticks at its two ends only.
+    """
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return [lo] if math.isfinite(lo) else []
-    raw = (hi - lo) / max(n, 1)
+    m = max(n, 2)
+    raw = (hi - lo) / m
+    if not math.isfinite(raw):
+        raw = hi / m - lo / m
+    if not raw >= TINY_STEP:
+        return [lo, hi]
     power = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    step = next(k * power for k in (1, 2, 5, 10) if k * power >= raw)
+    if not math.isfinite(step):
+        return [lo, hi]
     first = math.ceil(lo / step - 1e-9)
     ticks = []
     k = first
     while k * step <= hi + step * 1e-9 and len(ticks) < 50:
         ticks.append(0.0 if abs(k * step) < step * 1e-9 else k * step)
         k += 1
-    return ticks
+    return [t for t in ticks if math.isfinite(t)] or [lo, hi]
 
 
 def tick_label(value: float) -> str:
     return f"{value:.6g}"
 
 
+def power_label(exponent: int) -> str:
+    """``10 ** exponent`` as a tick label: ``0.001``, ``1e+300``, ``1e-323`` (never ``9.88131e-324``)."""
+    if -4 <= exponent <= 5:
+        return tick_label(10.0 ** exponent)
+    return f"1e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+
+
 def padded(lo: float, hi: float, fraction: float = 0.04) -> tuple[float, float]:
-    """``[lo, hi]`` widened by ``fraction`` of its span each side; a point becomes a small interval."""
+    """``[lo, hi]`` widened by ``fraction`` of its span each side; a point becomes a small interval.
+
+    For finite ``lo`` and ``hi`` the result is finite with ``lo' < hi'``, whatever their scale: where
+    padding would overflow the interval is kept as it is, and a point too small to widen by a tenth
+    (``5e-324``) becomes the interval between its neighbouring floats.
+    """
+    lo, hi = float(lo), float(hi)
     if hi < lo:
         lo, hi = hi, lo
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return lo, hi
     span = hi - lo
-    if span == 0 or not math.isfinite(span):
+    if span == 0:
         pad = abs(lo) * 0.1 if lo else 0.5
-        return lo - pad, hi + pad
-    return lo - span * fraction, hi + span * fraction
+        a, b = lo - pad, hi + pad
+    else:
+        a, b = lo - span * fraction, hi + span * fraction
+    if not (math.isfinite(a) and math.isfinite(b) and (math.isfinite(b - a) or not math.isfinite(span))):
+        a, b = lo, hi  # no room to pad within a float
+    if not b > a:
+        a, b = math.nextafter(lo, -math.inf), math.nextafter(hi, math.inf)
+        a, b = (lo if math.isinf(a) else a), (hi if math.isinf(b) else b)
+    return a, b
+
+
+def fraction_of(value: float, lo: float, hi: float) -> float:
+    """Where ``value`` lies on ``[lo, hi]`` (0 at ``lo``, 1 at ``hi``), without overflow: a span
+    wider than a float holds is measured in halves. NaN is ``-inf`` (off the axis)."""
+    span = hi - lo
+    if math.isfinite(span):
+        frac = (value - lo) / span
+    else:
+        frac = (value / 2 - lo / 2) / (hi / 2 - lo / 2)
+    return -math.inf if math.isnan(frac) else frac
+
+
+def _axis(lo, hi) -> tuple[float, float]:
+    """A finite axis range with ``lo < hi`` from whatever a caller passed."""
+    lo, hi = float(lo), float(hi)
+    if not math.isfinite(lo):
+        lo = hi - 1.0 if math.isfinite(hi) else 0.0
+    if not math.isfinite(hi):
+        hi = lo + 1.0
+    if not hi > lo:
+        lo, hi = padded(lo, lo)
+    return lo, hi
 
 
 class Plot:
-    """A chart area with data ranges ``x_range`` and ``y_range`` (each ``(lo, hi)``, lo < hi)."""
+    """A chart area with data ranges ``x_range`` and ``y_range`` (each ``(lo, hi)``, lo < hi).
+
+    ``log_y``: the y axis is logarithmic; its range is then ``y_log10`` (the exponents, e.g.
+    ``(-323.3, 300.2)``) or else ``y_range`` in data units (> 0). Any finite data draws: pixel
+    positions never overflow, and a value beyond the axis sits just outside it.
+    """
 
     def __init__(self, x_range, y_range, *, width=560, height=250, x_label="", y_label="", label="",
-                 log_y=False):
-        self.log_y = bool(log_y)  # y_range is then given in data units, > 0, and held as log10
-        self.x_lo, self.x_hi = (float(v) for v in x_range)
-        self.y_lo, self.y_hi = (math.log10(v) if self.log_y else float(v) for v in y_range)
-        if not self.x_hi > self.x_lo:
-            self.x_lo, self.x_hi = padded(self.x_lo, self.x_lo)
-        if not self.y_hi > self.y_lo:
-            self.y_lo, self.y_hi = padded(self.y_lo, self.y_lo)
+                 log_y=False, y_log10=None):
+        self.log_y = bool(log_y)  # y_lo, y_hi are then log10 of the data
+        self.x_lo, self.x_hi = _axis(*x_range)
+        if self.log_y and y_log10 is not None:
+            self.y_lo, self.y_hi = _axis(*y_log10)
+        elif self.log_y:
+            self.y_lo, self.y_hi = _axis(*(_log10(v) for v in y_range))
+        else:
+            self.y_lo, self.y_hi = _axis(*y_range)
         self.width, self.height = width, height
         self.left, self.right, self.top, self.bottom = 64, 12, 10, 40
         self.x_label, self.y_label, self.label = x_label, y_label, label
@@ -74,15 +140,22 @@ class Plot:
 
     # -- coordinates ----------------------------------------------------------------------
     def x(self, value) -> float:
-        frac = (float(value) - self.x_lo) / (self.x_hi - self.x_lo)
+        frac = fraction_of(float(value), self.x_lo, self.x_hi)
         frac = min(max(frac, -0.02), 1.02)  # off-scale values sit just outside the axis
         return round(self.left + frac * (self.width - self.left - self.right), 2)
 
-    def y(self, value) -> float:
+    def axis_y(self, value) -> float:
+        """``value`` in the y axis' units: itself, or its log10 on a log axis (a value <= 0 below it)."""
         value = float(value)
         if self.log_y:
-            value = math.log10(value) if value > 0 else self.y_lo - (self.y_hi - self.y_lo)
-        frac = (value - self.y_lo) / (self.y_hi - self.y_lo)
+            return _log10(value) if value > 0 else self.y_lo - (self.y_hi - self.y_lo)
+        return value
+
+    def y(self, value) -> float:
+        return self._py(self.axis_y(value))
+
+    def _py(self, axis_value) -> float:
+        frac = fraction_of(axis_value, self.y_lo, self.y_hi)
         frac = min(max(frac, -0.02), 1.02)
         return round(self.height - self.bottom - frac * (self.height - self.top - self.bottom), 2)
 
@@ -98,9 +171,8 @@ class Plot:
 
     def band_y(self, lo, hi, css, title=""):
         """A horizontal band from data y ``lo`` to ``hi`` (None: the plot's edge)."""
-        y_min, y_max = (10.0 ** self.y_lo, 10.0 ** self.y_hi) if self.log_y else (self.y_lo, self.y_hi)
-        y_top = self.y(y_max if hi is None else min(hi, y_max))
-        y_bottom = self.y(y_min if lo is None else max(lo, y_min))
+        y_top = self._py(self.y_hi if hi is None else min(self.axis_y(hi), self.y_hi))
+        y_bottom = self._py(self.y_lo if lo is None else max(self.axis_y(lo), self.y_lo))
         if y_bottom - y_top <= 0:
             return
         self._under.append(f'<rect class="{css}" x="{self.left}" y="{y_top}" '
@@ -162,45 +234,55 @@ class Plot:
         row = self._markers[anchor]
         self._markers[anchor] += 1
         self._items.append(f'<text class="{css} mark" x="{px}" y="{self.top + 12 + 13 * row}" text-anchor="{anchor}">'
-                           f'{escape(text)}{_title(title)}</text>')
+                           f'{_escape(text)}{_title(title)}</text>')
 
     # -- output ---------------------------------------------------------------------------
     def render(self) -> str:
         w, h = self.width, self.height
         x0, x1, y0, y1 = self.left, w - self.right, h - self.bottom, self.top
         out = [(f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" '
-               f'height="{h}" role="img" aria-label="{escape(self.label)}">')]
+               f'height="{h}" role="img" aria-label="{_escape(self.label)}">')]
         if self.label:
-            out.append(f"<title>{escape(self.label)}</title>")
+            out.append(f"<title>{_escape(self.label)}</title>")
         out += self._under
         for t in nice_ticks(self.x_lo, self.x_hi, 6):
             px = self.x(t)
             out.append(f'<line class="grid" x1="{px}" x2="{px}" y1="{y1}" y2="{y0}"/>'
                        f'<text class="tick" x="{px}" y="{y0 + 14}" text-anchor="middle">{tick_label(t)}</text>')
-        if self.log_y:
-            y_ticks = [10.0 ** k for k in range(math.ceil(self.y_lo - 1e-9), math.floor(self.y_hi + 1e-9) + 1)]
-            if len(y_ticks) > 6:
-                y_ticks = y_ticks[::math.ceil(len(y_ticks) / 6)]
+        if self.log_y:  # a tick at each power of ten a float holds, at most about six
+            powers = list(range(max(math.ceil(self.y_lo - 1e-9), -323), min(math.floor(self.y_hi + 1e-9), 308) + 1))
+            if len(powers) > 6:
+                powers = powers[::math.ceil(len(powers) / 6)]
+            y_ticks = [(self._py(k), power_label(k)) for k in powers]
         else:
-            y_ticks = nice_ticks(self.y_lo, self.y_hi, 4)
-        for t in y_ticks:
-            py = self.y(t)
+            y_ticks = [(self.y(t), tick_label(t)) for t in nice_ticks(self.y_lo, self.y_hi, 4)]
+        for py, text in y_ticks:
             out.append(f'<line class="grid" x1="{x0}" x2="{x1}" y1="{py}" y2="{py}"/>'
-                       f'<text class="tick" x="{x0 - 4}" y="{py + 4}" text-anchor="end">{tick_label(t)}</text>')
+                       f'<text class="tick" x="{x0 - 4}" y="{py + 4}" text-anchor="end">{text}</text>')
         out += self._items
         out.append(f'<path class="axis" d="M{x0},{y1} V{y0} H{x1}"/>')
         if self.x_label:
             out.append(f'<text class="axis-label" x="{(x0 + x1) / 2}" y="{h - 6}" text-anchor="middle">'
-                       f"{escape(self.x_label)}</text>")
+                       f"{_escape(self.x_label)}</text>")
         if self.y_label:
             out.append(f'<text class="axis-label" transform="translate(12 {(y0 + y1) / 2}) rotate(-90)" '
-                       f'text-anchor="middle">{escape(self.y_label)}</text>')
+                       f'text-anchor="middle">{_escape(self.y_label)}</text>')
         out.append("</svg>")
         return "".join(out)
 
 
 def _title(text) -> str:
-    return f"<title>{escape(str(text))}</title>" if text else ""
+    return f"<title>{_escape(text)}</title>" if text else ""
+
+
+def _escape(text) -> str:
+    """Text as SVG (XML) can hold it: markup escaped, control characters and lone surrogates as escapes."""
+    return escape(printable(text))
+
+
+def _log10(value: float) -> float:
+    """``log10`` of a positive float, subnormals included (``5e-324``: -323.3); inf is 309 (off any axis)."""
+    return math.log10(value) if value < math.inf else 309.0
 
 
 def _finite(value) -> bool:

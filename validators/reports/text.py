@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from ..result import ERROR, FAIL, MUST, PASS
+from .markdown import shown_repr
 from .terminal import safe
 
 _COLOURS = {PASS: "\033[32m", FAIL: "\033[31m", ERROR: "\033[35m", "warn": "\033[33m"}
@@ -29,7 +30,7 @@ def format_observed(value) -> str:
         return "-"
     if isinstance(value, float):
         return repr(value)
-    text = safe(repr(value))
+    text = safe(shown_repr(value))
     return text if len(text) <= 40 else text[:37] + "..."
 
 

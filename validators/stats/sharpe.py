@@ -232,17 +232,38 @@ def _check_values(x: np.ndarray, name: str) -> None:
         )
 
 
+def _unit_scale(x: np.ndarray) -> np.ndarray:
+    """``x`` times the power of two that brings its largest magnitude into ``[0.5, 1)``.
+
+    Every statistic here is invariant under a positive scale, and a power of two scales exactly, so
+    nothing changes but the range: returns near 1e-160 (whose squared deviations underflow to 0) or
+    near 1e300 (whose squares overflow) give the same moments as returns near 1.
+    """
+    top = float(np.max(np.abs(x)))
+    if top == 0.0:
+        return x
+    return np.ldexp(x, -math.frexp(top)[1])
+
+
 def _per_period_sharpe(x: np.ndarray, what: str) -> float:
     if x.max() == x.min():
         raise SharpeError(
-            f"{what} has zero variance (every value is {x[0]!r}); its Sharpe ratio is undefined"
+            f"{what} has zero variance (every value is {float(x[0])!r}); its Sharpe ratio is undefined"
         )
-    return float(x.mean() / x.std(ddof=1))
+    x = _unit_scale(x)
+    sd = float(x.std(ddof=1))
+    if not (sd > 0.0 and math.isfinite(sd)):  # cannot happen on distinct finite values; never a silent inf
+        raise SharpeError(f"{what}: the standard deviation of its returns is {sd!r}; its Sharpe ratio is undefined")
+    return float(x.mean()) / sd
 
 
 def _moments(x: np.ndarray, what: str) -> tuple[float, float, float]:
-    """Per-period Sharpe ratio, skewness and ordinary kurtosis (population moments)."""
+    """Per-period Sharpe ratio, skewness and ordinary kurtosis (population moments), computed on the
+    returns scaled by a power of two (``_unit_scale``): the same numbers, without underflow or overflow."""
     sr = _per_period_sharpe(x, what)
+    x = _unit_scale(x)
     d = x - x.mean()
     m2 = float(np.mean(d * d))
+    if not (m2 > 0.0 and math.isfinite(m2)):
+        raise SharpeError(f"{what}: the variance of its returns is {m2!r}; skewness and kurtosis are undefined")
     return sr, float(np.mean(d**3)) / m2**1.5, float(np.mean(d**4)) / m2**2
