@@ -70,11 +70,11 @@ def judged_metrics(spec: Spec) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def open_run(spec: Spec, run_dir, artefacts=None, layout=None) -> Run:
+def open_run(spec: Spec, run_dir, artefacts=None, layout=None, written_since=None) -> Run:
     """The run as the spec's checks see it: the spec's layout, then the command line's."""
     from .artefacts.layout import Layout
 
-    where = Layout.of(run_dir, spec.artefacts, spec.layout, artefacts, layout)
+    where = Layout.of(run_dir, spec.artefacts, spec.layout, artefacts, layout, written_since)
     run = Run(run_dir, None, prediction_columns(spec), spec.trials, layout=where, label_heads=label_heads(spec),
               judged_metrics=judged_metrics(spec))
     run.allow_first_run = spec.allow_first_run
@@ -82,17 +82,18 @@ def open_run(spec: Spec, run_dir, artefacts=None, layout=None) -> Run:
 
 
 def evaluate(spec: Spec, run_dir, baseline_dir=None, *, artefacts=None, layout=None,
-             baseline_artefacts=None, baseline_layout=None) -> GateReport:
+             baseline_artefacts=None, baseline_layout=None, written_since=None) -> GateReport:
     """Run every check (each runs even when others fail), decide the verdict, give advice.
 
     ``artefacts`` and ``layout`` declare where things are in this run (``--artefact``,
     ``--layout``), over the spec's ``[artefacts]`` and ``[layout]``.
     With ``baseline_dir``, the spec's checks (all but ``delta``) also run on the baseline,
     every history metric and observed value is compared, and ``delta`` checks and advice
-    conditions see the baseline's history.
+    conditions see the baseline's history. ``written_since`` (``st_mtime_ns``) refuses this run's
+    artefacts written before it (the Keras callback passes its training's start).
     """
     started = time.perf_counter()
-    run = open_run(spec, run_dir, artefacts, layout)
+    run = open_run(spec, run_dir, artefacts, layout, written_since)
     baseline_report = None
     if baseline_dir is not None:
         base_run = open_run(spec, baseline_dir, baseline_artefacts, baseline_layout)

@@ -90,11 +90,17 @@ class Layout:
     declared_by: dict = field(default_factory=dict)  # artefact -> "--artefact" / "[artefacts] in the spec"
     roles: dict = field(default_factory=dict)  # labels/columns/config_keys tables, returns_index
     roles_by: dict = field(default_factory=dict)  # "labels.direction" -> who declared it
+    written_since: int | None = None  # st_mtime_ns: older artefacts are not this run's (the Keras callback)
     _found: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, root, spec_artefacts=None, spec_layout=None, artefacts=None, layout=None) -> Layout:
-        """The layout from the spec's tables, overridden by command-line ``--artefact``/``--layout``."""
+    def of(cls, root, spec_artefacts=None, spec_layout=None, artefacts=None, layout=None,
+           written_since=None) -> Layout:
+        """The layout from the spec's tables, overridden by command-line ``--artefact``/``--layout``.
+
+        ``written_since`` (nanoseconds since the epoch, as ``st_mtime_ns``): an artefact last
+        written before it is refused, so a file an earlier training left is never judged.
+        """
         paths, by = {}, {}
         for source, table in (("[artefacts] in the spec", spec_artefacts), ("--artefact", artefacts)):
             for name, value in (table or {}).items():
@@ -110,7 +116,7 @@ class Layout:
                 else:
                     roles[key] = value
                     roles_by[key] = source
-        return cls(Path(root), paths, by, roles, roles_by)
+        return cls(Path(root), paths, by, roles, roles_by, written_since)
 
     # -- artefacts ------------------------------------------------------------------------
     def find(self, artefact: str) -> Choice:
@@ -119,9 +125,16 @@ class Layout:
             try:
                 choice = self._find(artefact)
                 self._contained(choice.path)
+                self._fresh(choice.path)
                 self._found[artefact] = (True, choice)
             except ArtefactError as exc:
                 self._found[artefact] = (False, exc)
+            except OSError as exc:  # a declared name too long for the file system, a folder we may not list
+                where = self.root / self.paths[artefact] if artefact in self.paths else self.root
+                self._found[artefact] = (False, ArtefactError(
+                    where, f"cannot be examined: {exc.strerror or exc}",
+                    hint=f"check the {artefact} path declared in [artefacts] or --artefact"
+                    if artefact in self.paths else None))
         ok, value = self._found[artefact]
         if not ok:
             raise value
@@ -144,6 +157,21 @@ class Layout:
                 link = _first_link_out(self.root, candidate)
                 raise ArtefactError(link, "leads outside the run directory: refused, its target is not read",
                                     hint="artefacts must lie inside the run directory; copy the file into it")
+
+    def _fresh(self, path: Path) -> None:
+        """Refuse an artefact (a folder: all of its files) written before ``written_since``."""
+        if self.written_since is None or not os.path.exists(path):
+            return
+        files = list(_walk(path)) if path.is_dir() else [path]
+        newest = max((os.stat(f).st_mtime_ns for f in files if os.path.isfile(f)), default=None)
+        if newest is not None and newest < self.written_since:
+            import datetime
+
+            when = datetime.datetime.fromtimestamp(newest / 1e9, datetime.timezone.utc).isoformat(timespec="seconds")
+            raise ArtefactError(path, f"was last written at {when}, before this training started: "
+                                      "not judged as this run's",
+                                hint="an earlier run left it here; write it during this training "
+                                     "(or delete it), or give the callback another out_dir")
 
     def chosen(self) -> dict[str, Choice]:
         """Every artefact found so far, by name."""
