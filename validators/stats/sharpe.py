@@ -54,6 +54,7 @@ __all__ = [
     "probabilistic_sharpe_ratio",
     "probabilistic_sharpe_ratio_from_returns",
     "sharpe_ratio",
+    "unit_scale",
 ]
 
 EULER_GAMMA = 0.5772156649015329
@@ -232,7 +233,7 @@ def _check_values(x: np.ndarray, name: str) -> None:
         )
 
 
-def _unit_scale(x: np.ndarray) -> np.ndarray:
+def unit_scale(x: np.ndarray) -> np.ndarray:
     """``x`` times the power of two that brings its largest magnitude into ``[0.5, 1)``.
 
     Every statistic here is invariant under a positive scale, and a power of two scales exactly, so
@@ -250,7 +251,7 @@ def _per_period_sharpe(x: np.ndarray, what: str) -> float:
         raise SharpeError(
             f"{what} has zero variance (every value is {float(x[0])!r}); its Sharpe ratio is undefined"
         )
-    x = _unit_scale(x)
+    x = unit_scale(x)
     sd = float(x.std(ddof=1))
     if not (sd > 0.0 and math.isfinite(sd)):  # cannot happen on distinct finite values; never a silent inf
         raise SharpeError(f"{what}: the standard deviation of its returns is {sd!r}; its Sharpe ratio is undefined")
@@ -259,9 +260,9 @@ def _per_period_sharpe(x: np.ndarray, what: str) -> float:
 
 def _moments(x: np.ndarray, what: str) -> tuple[float, float, float]:
     """Per-period Sharpe ratio, skewness and ordinary kurtosis (population moments), computed on the
-    returns scaled by a power of two (``_unit_scale``): the same numbers, without underflow or overflow."""
+    returns scaled by a power of two (``unit_scale``): the same numbers, without underflow or overflow."""
     sr = _per_period_sharpe(x, what)
-    x = _unit_scale(x)
+    x = unit_scale(x)
     d = x - x.mean()
     m2 = float(np.mean(d * d))
     if not (m2 > 0.0 and math.isfinite(m2)):
