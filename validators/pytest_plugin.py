@@ -70,6 +70,9 @@ def pytest_addoption(parser):
                     help="where an artefact is in the run dir (repeatable), over the spec's [artefacts]")
     group.addoption("--layout", action="append", default=[], metavar="KEY=VALUE", dest="runverdict_layout",
                     help="a role in the run (repeatable), e.g. labels.direction=direction_true, over [layout]")
+    group.addoption("--spec", metavar="SPEC", default=None, dest="runverdict_spec",
+                    help="gate spec whose [artefacts] and [layout] the 'run' fixture follows (default: the one "
+                         "spec collected in the session)")
 
 
 def pytest_configure(config):
@@ -84,6 +87,43 @@ def pytest_configure(config):
     config.stash[_DIRS] = _Dirs(run_dir=_directory(config, "run_dir", "--run-dir"),
                                 baseline=_directory(config, "baseline", "--baseline"),
                                 artefacts=artefacts or None, layout=layout or None)
+    _last_failed_of_this_run(config)
+
+
+# -- --lf and --ff: what failed on one run dir says nothing about another -------------------
+def _last_failed_key(config) -> str | None:
+    dirs = config.stash[_DIRS]
+    if dirs.run_dir is None:
+        return None
+    import hashlib
+
+    what = repr((os.fspath(dirs.run_dir), os.fspath(dirs.baseline) if dirs.baseline else None,
+                 sorted((dirs.artefacts or {}).items()), sorted((dirs.layout or {}).items())))
+    return "runverdict/lastfailed/" + hashlib.sha256(what.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def _last_failed_of_this_run(config) -> None:
+    """Give pytest's last-failed plugin the failures recorded for this run directory only."""
+    lf = config.pluginmanager.get_plugin("lfplugin")
+    key = _last_failed_key(config)
+    if lf is None or key is None or getattr(config, "cache", None) is None:
+        return
+    from _pytest import cacheprovider  # pytest >= 9 keys last-failed by NodeId, earlier by str
+
+    node_id = getattr(getattr(cacheprovider, "NodeId", None), "parse", str)
+    lf.lastfailed = {node_id(k): v for k, v in config.cache.get(key, {}).items()}
+    if config.getoption("lf", False):
+        lf._last_failed_paths = lf.get_last_failed_paths()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    config = session.config
+    lf = config.pluginmanager.get_plugin("lfplugin")
+    key = _last_failed_key(config) if _DIRS in config.stash else None
+    if lf is None or key is None or hasattr(config, "workerinput") or getattr(config, "cache", None) is None:
+        return
+    config.cache.set(key, {str(k): v for k, v in lf.lastfailed.items()})
 
 
 def _directory(config, dest, flag) -> Path | None:
@@ -242,6 +282,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     from .result import CheckResult, verdict_of
 
     by_file: dict[str, dict] = {}
+    whole: dict[str, dict] = {}
     for reports in terminalreporter.stats.values():
         for report in reports:
             check = getattr(report, "runverdict_check", None)
@@ -251,6 +292,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             line = report.location[1] if report.location[1] is not None else -1
             by_file.setdefault(spec_file, {})[(line, check["id"])] = CheckResult(
                 check["id"], check["kind"], check["severity"], check["status"], check["observed"], check["bound"], "")
+            if isinstance(getattr(report, "runverdict_spec", None), dict):
+                whole[spec_file] = report.runverdict_spec
     if not by_file:
         return
     run_dir = config.stash[_DIRS].run_dir
@@ -258,7 +301,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.section("runverdict")
     for spec_file, results in sorted(by_file.items()):
         results = [results[key] for key in sorted(results)]  # spec order, as the workers finish in any
-        verdict, code = verdict_of(results)
+        spec = whole.get(spec_file)
+        if spec is not None:
+            verdict, code = spec["verdict"], spec["exit_code"]
+        else:  # pragma: no cover - every setup report of a judged check carries the spec's verdict
+            verdict, code = verdict_of(results)
         counts = {s: sum(1 for r in results if r.status == s) for s in ("pass", "fail", "error")}
         nice = sum(1 for r in results if r.severity != "must" and r.status != "pass")
         line = (f"{safe(spec_file)} on {safe(run_dir)}: {counts['pass']} passed, {counts['fail']} failed, "
@@ -266,12 +313,38 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if nice:
             line += f" ({nice} nice-to-have, xfailed, do not change the verdict)"
         terminalreporter.write_line(f"{line}. Verdict: {verdict.upper()} (runverdict exit {int(code)})")
+        if spec is not None and spec["checks"] > len(results):
+            shown = {r.id for r in results}
+            hidden = [i for i in spec["not_passed"] if i not in shown]
+            text = (f"  {spec['checks'] - len(results)} of {spec['checks']} checks deselected (-k, -m, --lf or "
+                    "node ids); the verdict is the whole spec's, every check judged")
+            text += (": not passed among the deselected: " + ", ".join(safe(i) for i in hidden)) if hidden \
+                else ": the deselected all passed"
+            terminalreporter.write_line(text)
         for r in results:
             if r.status != "pass":
                 mark = "*" if r.severity != "must" else ""
                 terminalreporter.write_line(
                     f"  {safe(r.status.upper()) + mark:<6} {safe(r.id)}: observed {safe(r.observed)}, "
                     f"bound {safe(r.bound or '-')}")
+        if spec is not None:
+            for text in spec.get("decision_lines", ()):
+                terminalreporter.write_line(safe(text))
+            if spec["advice"]:
+                terminalreporter.write_line("  Advice:")
+                for text in spec["advice"]:
+                    terminalreporter.write_line(f"    - {safe(text)}")
+
+
+def _spec_summary(report) -> dict:
+    """What the summary says about the whole spec, carried on each check's report (xdist too)."""
+    summary = {"verdict": report.verdict, "exit_code": int(report.exit_code), "checks": len(report.results),
+               "not_passed": [r.id for r in report.results if r.status != "pass"],
+               "advice": [a.recommend + (f" ({a.reason})" if a.reason else "") for a in report.advice]}
+    decision = getattr(report, "decision", None)
+    if decision is not None:
+        summary["decision_lines"] = [f"  Decision: {decision.action} ({decision.reason})"]
+    return summary
 
 
 # -- reports: the check's result for the summary; artefact errors in users' own checks -------
@@ -289,6 +362,7 @@ def pytest_runtest_makereport(item, call):
         r = item.result
         report.runverdict_check = {"id": r.id, "kind": r.kind, "severity": r.severity, "status": r.status,
                                    "observed": _shown(r.observed), "bound": r.bound}
+        report.runverdict_spec = _spec_summary(item.parent.report)
     if call.excinfo is not None and isinstance(call.excinfo.value, RunArtefactError):
         report.longrepr = safe(f"runverdict: artefact error: {call.excinfo.value}")
         if call.when == "call":  # in setup (a user's fixture) pytest already calls it an error
@@ -455,17 +529,25 @@ class LoadedRun:
     that is not a number raises, naming file:line:column), ``column(name, element=None)``
     (one column as a Series, ``element`` picking from ``[0.1 0.9]`` cells), ``history``
     (``epoch`` and one column per metric), ``config`` (a dict), ``returns`` (one column per
-    trial) and ``model`` (the ``.keras`` architecture, read as data). Artefacts are found as
-    the gate finds them; ``artefacts`` overrides paths like a spec's ``[artefacts]`` table.
+    trial) and ``model`` (the ``.keras`` architecture, read as data). A date or timestamp index
+    column (``date``, ``timestamp``...) is the frame's index, as the gate reads it, never a column.
+    With ``spec``, the run is the one the spec's checks see: its ``[artefacts]``, ``[layout]`` and
+    ``[trials]``; ``artefacts`` and ``layout`` override them like ``--artefact``/``--layout``.
     An unusable artefact raises ``RunArtefactError``, which the plugin reports as an error.
     """
 
-    def __init__(self, root, artefacts: dict | None = None, layout: dict | None = None):
+    def __init__(self, root, artefacts: dict | None = None, layout: dict | None = None, spec=None):
         from .artefacts.layout import Layout
         from .artefacts.run import Run
 
         self.path = Path(root)
-        self._run = Run(self.path, layout=Layout.of(self.path, artefacts=artefacts, layout=layout))
+        self.spec = spec
+        if spec is not None:
+            from .gate import open_run
+
+            self._run = open_run(spec, self.path, artefacts, layout)
+        else:
+            self._run = Run(self.path, layout=Layout.of(self.path, artefacts=artefacts, layout=layout))
         self._frames: dict = {}
 
     def __repr__(self):
@@ -494,7 +576,11 @@ class LoadedRun:
 
         table = self._run.predictions()
         names = [name for name in table.header if name in table.columns]
+        index_name = _date_index(table, names)
+        names = [name for name in names if name != index_name]
         frame = pd.DataFrame({name: table.numeric(name).values for name in names}, columns=names)
+        if index_name is not None:
+            frame.index = _as_index(table.columns[index_name], index_name)
         frame.attrs["path"] = table.path
         return frame
 
@@ -534,11 +620,65 @@ class LoadedRun:
 
     @property
     def returns(self):
-        return self._get(self._run.returns).frame()
+        """One column per trial; the file's date (or counter) index column as the index."""
+        return self._get(self._returns)
+
+    def _returns(self):
+        returns = self._run.returns()
+        frame = returns.frame()
+        if returns.index_column is not None:
+            from .artefacts.tables import read_table
+
+            table = read_table(returns.path, [returns.index_column])
+            dated = returns.index_kind in ("dates", "timestamps")
+            frame.index = _as_index(table.columns[returns.index_column], returns.index_column, dated)
+        return frame
 
     @property
     def model(self):
         return self._get(self._run.model)
+
+
+def _date_index(table, names) -> str | None:
+    """The predictions' date or timestamp column (the first such column named like an index)."""
+    from .artefacts.returns import detect_kind, named_like_index
+
+    for name in names:
+        if named_like_index(name) and detect_kind(table.columns[name]) in ("dates", "timestamps"):
+            return name
+    return None
+
+
+def _as_index(array, name, dated=True):
+    import pandas as pd
+
+    values = array.to_pandas() if hasattr(array, "to_pandas") else pd.Series(array)
+    if dated:
+        return pd.DatetimeIndex(pd.to_datetime(values, format="ISO8601"), name=name)
+    return pd.Index(values, name=name)
+
+
+def _session_spec(request):
+    """The spec whose layout the fixtures follow: ``--spec``, else the one spec collected."""
+    from .spec import load_spec
+
+    named = request.config.getoption("runverdict_spec", None)
+    if named is not None:
+        try:
+            return load_spec(Path(request.config.invocation_params.dir, named))
+        except SpecError as exc:
+            problem = exc
+        pytest.fail(safe(f"runverdict: --spec: {problem}"), pytrace=False)
+    specs = {}
+    for item in request.session.items:
+        parent = getattr(item, "parent", None)
+        if isinstance(parent, SpecFile) and parent.spec is not None:
+            specs[os.fspath(parent.path)] = parent.spec
+    layouts = {repr((s.artefacts, s.layout, s.trials)) for s in specs.values()}
+    if len(layouts) > 1:
+        pytest.fail(safe("runverdict: the 'run' fixture: the specs collected (" + ", ".join(sorted(specs))
+                         + ") declare different layouts; say which one to follow: --spec SPEC"), pytrace=False)
+    return next(iter(specs.values()), None)
 
 
 def _loaded(request, which, flag, metavar):
@@ -546,9 +686,10 @@ def _loaded(request, which, flag, metavar):
     if path is None:
         pytest.fail(safe(f"runverdict: the {request.fixturename!r} fixture needs {flag} {metavar}"), pytrace=False)
     dirs = request.config.stash[_DIRS]
+    spec = _session_spec(request)
     if which == "run_dir":
-        return LoadedRun(path, dirs.artefacts, dirs.layout)
-    return LoadedRun(path)
+        return LoadedRun(path, dirs.artefacts, dirs.layout, spec=spec)
+    return LoadedRun(path, spec=spec)
 
 
 @pytest.fixture(scope="session")
