@@ -123,8 +123,12 @@ def _check_direction(result, spec) -> str | None:
     return better_direction(result.id)
 
 
-def history_delta(run, metric, epoch="last", monitor=None, mode=None, change="absolute"):
+def history_delta(run, metric, epoch="last", monitor=None, mode=None, change="absolute", *, min_delta=None,
+                  start_from_epoch=None):
     """``(value, evidence)`` of a history metric's change against the run's baseline.
+
+    ``min_delta`` and ``start_from_epoch`` (None: each run's config's, else Keras's default) choose
+    the best epoch as ``EarlyStopping`` restores it (``Run.metric_at``).
 
     Raises ``ArtefactError`` when either history cannot be read or lacks the metric, and
     ``NoBaseline`` when the run has no baseline.
@@ -135,8 +139,11 @@ def history_delta(run, metric, epoch="last", monitor=None, mode=None, change="ab
     evidence = {"metric": metric, "change": change}
     for label, which in (("candidate", run), ("baseline", run.baseline)):
         try:
-            value, recorded = which.metric_at(metric, epoch, monitor, mode)
+            value, recorded = which.metric_at(metric, epoch, monitor, mode, min_delta=min_delta,
+                                              start_from_epoch=start_from_epoch)
         except NoBestEpoch as exc:  # no finite monitor value
+            if isinstance(exc, ArtefactError):  # Keras restored a NaN epoch: the message names the history
+                raise
             raise ArtefactError(which.history().path, f"cannot choose the {epoch} epoch: {exc}") from None
         values.append(value)
         evidence[label] = value

@@ -19,6 +19,11 @@ from ..errors import ArtefactError
 from .tables import MISSING_TOKENS
 
 MAX_HISTORY_BYTES = 64 * 1024 * 1024
+# How a missing value was written, in History.written: a number; a NaN the metric took ("nan", a JSON
+# NaN); CSVLogger's "NA", a key the epoch's logs did not hold; any other missing token ("", null: what
+# pandas writes for either), which cannot tell.
+WRITTEN_NUMBER, WRITTEN_NAN, WRITTEN_ABSENT, WRITTEN_UNKNOWN = 0, 1, 2, 3
+NAN_TOKENS = ("nan", "-nan", "+nan")
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,9 @@ class History:
     source: str  # "csv", "json" or "tensorboard"
     metrics: dict  # name -> float64 array, one value per epoch
     epochs: np.ndarray  # epoch numbers as the file records them (0-based, like CSVLogger)
+    # name -> uint8 array, how each NaN was written (WRITTEN_*): CSVLogger writes "NA" for a key the
+    # epoch's logs did not hold and "nan" for a NaN the metric took; None when the source cannot tell
+    written: dict | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -61,9 +69,11 @@ def read_history(path) -> History:
 def _number(text, path, line, column, name):
     token = text.strip()
     if token.lower() in MISSING_TOKENS:
-        return math.nan
+        if token.lower() in NAN_TOKENS:
+            return math.nan, WRITTEN_NAN
+        return math.nan, WRITTEN_ABSENT if token == "NA" else WRITTEN_UNKNOWN
     try:
-        return float(token)
+        return float(token), WRITTEN_NUMBER
     except ValueError:
         raise ArtefactError(path, f"metric {name!r}: {token[:80]!r} is not a number", line=line, column=column) from None
 
@@ -108,8 +118,14 @@ def _read_csv(path) -> History:
             raise ArtefactError(path, f"row has {len(row)} fields, the header has {len(header)}", line=line)
         for col, (name, cell) in enumerate(zip(header, row), start=1):
             columns[name].append(_number(cell, path, line, col, name))
-    return _from_columns(path, "csv", {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()},
-                         lines=[line for line, _ in body])
+    return _from_columns(path, "csv", *_split_written(columns), lines=[line for line, _ in body])
+
+
+def _split_written(columns) -> tuple[dict, dict]:
+    """``(values, written)`` of columns of ``(float, WRITTEN_*)`` pairs."""
+    values = {k: np.asarray([v for v, _ in cells], dtype=np.float64) for k, cells in columns.items()}
+    written = {k: np.asarray([w for _, w in cells], dtype=np.uint8) for k, cells in columns.items()}
+    return values, written
 
 
 def _read_json(path) -> History:
@@ -139,10 +155,11 @@ def _read_json(path) -> History:
         out = []
         for i, value in enumerate(values):
             if value is None:
-                out.append(math.nan)
+                out.append((math.nan, WRITTEN_UNKNOWN))
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 try:
-                    out.append(float(value))
+                    number = float(value)
+                    out.append((number, WRITTEN_NAN if math.isnan(number) else WRITTEN_NUMBER))
                 except OverflowError:  # an integer beyond any float, e.g. 10**400
                     raise ArtefactError(path, f"metric {name!r}, epoch {i}: {str(value)[:40]}... is too large "
                                               "for a number a metric can hold",
@@ -150,8 +167,8 @@ def _read_json(path) -> History:
             else:
                 raise ArtefactError(path, f"metric {name!r}, epoch {i}: {str(value)[:80]!r} is not a number",
                                     **_json_position(text, [*keys, name], i))
-        columns[name] = np.asarray(out, dtype=np.float64)
-    return _from_columns(path, "json", columns)
+        columns[name] = out
+    return _from_columns(path, "json", *_split_written(columns))
 
 
 def _json_position(text, keys, index=None) -> dict:
@@ -199,7 +216,7 @@ def _json_position(text, keys, index=None) -> dict:
     return {"line": line, "column": pos - (text.rfind("\n", 0, pos) + 1) + 1}
 
 
-def _from_columns(path, source, columns, lines=None) -> History:
+def _from_columns(path, source, columns, written=None, lines=None) -> History:
     lengths = {name: len(values) for name, values in columns.items()}
     if len(set(lengths.values())) > 1:
         longest = max(lengths.values())
@@ -210,6 +227,8 @@ def _from_columns(path, source, columns, lines=None) -> History:
     if n == 0:
         raise ArtefactError(path, "the history has no epochs")
     epochs = columns.pop("epoch", None)
+    if written is not None:
+        written.pop("epoch", None)
     if epochs is None:
         epochs = np.arange(n, dtype=np.float64)
     elif not np.all(np.isfinite(epochs)):
@@ -224,7 +243,7 @@ def _from_columns(path, source, columns, lines=None) -> History:
                       "of the run being judged", line=lines[i] if lines else None)
     if not columns:
         raise ArtefactError(path, "the history has an epoch column but no metrics")
-    return History(path=path, source=source, metrics=columns, epochs=epochs.astype(np.int64))
+    return History(path=path, source=source, metrics=columns, epochs=epochs.astype(np.int64), written=written)
 
 
 # ---- the epoch a check judges -------------------------------------------------------
@@ -282,28 +301,358 @@ def unvalidated_epochs(history) -> np.ndarray:
     return np.flatnonzero(no_val & trained)
 
 
-def pick_epoch(history, epoch, monitor=None, mode=None) -> tuple[int, dict]:
+# ---- the epoch EarlyStopping(restore_best_weights=True) restores ----------------------
+
+# Mode "auto": how Keras 3's MonitorCallback._set_monitor_op decides. "loss" (after "val_") is
+# minimised; any other name is the compiled metric of that name, maximised when its class says
+# _direction = "up" (the names below are the names Keras gives its metrics and string aliases).
+KERAS_METRIC_MODES = {
+    **dict.fromkeys((
+        "accuracy", "acc", "auc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+        "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "precision", "recall",
+        "f1_score", "fbeta_score", "r2_score", "cosine_similarity", "pearson_correlation",
+        "concordance_correlation", "io_u", "mean_io_u", "binary_io_u", "one_hot_io_u", "one_hot_mean_io_u",
+        "precision_at_recall", "recall_at_precision", "sensitivity_at_specificity",
+        "specificity_at_sensitivity"), "max"),
+    **dict.fromkeys((
+        "loss", "mae", "mse", "mape", "msle", "mean_absolute_error", "mean_squared_error",
+        "root_mean_squared_error", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
+        "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "hinge",
+        "squared_hinge", "categorical_hinge", "kl_divergence", "poisson", "logcosh"), "min"),
+}
+# A metric the team named (AUC(name="direction_auc")): its class, by the name's last words.
+KERAS_SUFFIX_MODES = (("auc", "max"), ("accuracy", "max"), ("acc", "max"), ("precision", "max"),
+                      ("recall", "max"), ("f1_score", "max"), ("loss", "min"), ("crossentropy", "min"),
+                      ("mae", "min"), ("mse", "min"), ("rmse", "min"), ("error", "min"))
+
+
+def keras_mode(monitor: str, mode: str) -> str:
+    """``"min"`` or ``"max"``: ``mode``, or what EarlyStopping's ``mode="auto"`` infers for ``monitor``.
+
+    Raises ``ValueError`` when the name does not say (Keras asks the compiled metric itself).
+    """
+    if mode in ("min", "max"):
+        return mode
+    if mode != "auto":
+        raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+    base = monitor.removeprefix("val_")
+    if base in KERAS_METRIC_MODES:
+        return KERAS_METRIC_MODES[base]
+    for suffix, inferred in KERAS_SUFFIX_MODES:
+        if base.endswith("_" + suffix):
+            return inferred
+    raise ValueError(f"mode = 'auto' cannot tell whether {monitor!r} is maximised or minimised from its name "
+                     "(Keras asks the compiled metric); give mode = 'max' or 'min'")
+
+
+def restored_epoch(values, mode: str, *, min_delta=0.0, start_from_epoch=0, epochs=None,
+                   unmonitored=()) -> int | None:
+    """Index of the epoch whose weights ``EarlyStopping(restore_best_weights=True)`` restores, or None
+    when no epoch was monitored (then Keras restores nothing: the model keeps its last weights).
+
+    A replay of Keras 3's ``EarlyStopping.on_epoch_end``, as a pure function of the logged values:
+
+    * an epoch is monitored when its number (``epochs[i]``, default ``i``) is at or above
+      ``start_from_epoch`` and its logs hold the monitor (``unmonitored``: indices where they did not,
+      e.g. epochs without validation);
+    * the first monitored epoch is the best whatever its value, even NaN (``best`` starts as None);
+    * a later epoch replaces it when ``current - min_delta > best`` (mode max) or
+      ``current + min_delta < best`` (mode min; Keras flips min_delta's sign), compared as Keras's
+      ``ops.greater``/``ops.less`` do under TensorFlow: both sides cast to float32, subnormals
+      flushed to zero. Nothing compares better than a NaN best, and a NaN is never better than anything;
+    * ``baseline`` plays no part: it only resets ``wait`` (when training stops), never ``best``.
+    """
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max' (resolve 'auto' with keras_mode), got {mode!r}")
+    shift = abs(float(min_delta)) if mode == "max" else -abs(float(min_delta))
+    skip = {int(i) for i in unmonitored}
+    best = best_index = None
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, current in enumerate(np.asarray(values, dtype=np.float64).tolist()):
+            number = int(epochs[i]) if epochs is not None else i
+            if i in skip or number < start_from_epoch:
+                continue
+            if best_index is None:
+                best, best_index = current, i
+                continue
+            moved, reference = _as_keras_float32(current - shift), _as_keras_float32(best)
+            if (moved > reference) if mode == "max" else (moved < reference):
+                best, best_index = current, i
+    return best_index
+
+
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def _as_keras_float32(value: float):
+    """``value`` as Keras's ``ops.greater``/``ops.less`` see it under TensorFlow: cast to float32
+    (floatx), a subnormal result flushed to zero as TensorFlow's CPU kernels do."""
+    single = np.float32(value)
+    return np.float32(0.0) if abs(single) < FLOAT32_TINY else single
+
+
+def monitor_absent(history, monitor) -> np.ndarray:
+    """Indices of epochs whose logs did not hold ``monitor``, so EarlyStopping skipped them: CSVLogger
+    wrote "NA" there; or, where the file cannot tell a missing value from a NaN ("", null, TensorBoard),
+    a ``val_*`` monitor on an epoch without validation (``unvalidated_epochs``). A NaN written as such
+    ("nan") is a value EarlyStopping saw."""
+    written = (history.written or {}).get(monitor)
+    if written is None:
+        written = np.full(history.n_epochs, WRITTEN_UNKNOWN, dtype=np.uint8)
+    absent = written == WRITTEN_ABSENT
+    if monitor.startswith("val_"):
+        unknown = np.zeros(history.n_epochs, dtype=bool)
+        unknown[unvalidated_epochs(history)] = True
+        absent |= unknown & (written == WRITTEN_UNKNOWN)
+    return np.flatnonzero(absent)
+
+
+def pick_epoch(history, epoch, monitor=None, mode=None, *, min_delta=0.0, start_from_epoch=0,
+               baseline=None) -> tuple[int, dict]:
     """Index of the epoch to judge and evidence on how it was chosen.
 
-    ``"best"`` is the epoch ``EarlyStopping(restore_best_weights=True)`` keeps: the first
-    epoch with the best finite ``monitor`` value (NaN never counts as best).
+    ``"best"`` is the epoch ``EarlyStopping(monitor, mode, min_delta=..., start_from_epoch=...,
+    baseline=..., restore_best_weights=True)`` restores (``restored_epoch``); ``mode`` may be
+    ``"auto"``. Raises ``ArtefactError`` when no epoch is monitored, or when the restored epoch's
+    monitor is NaN or infinite while other monitored epochs have a finite one (Keras kept weights
+    whose monitor was not a number, ``KerasRestoredNonfinite``); ``NoBestEpoch`` when no monitored
+    epoch has a finite value at all.
     """
     n = history.n_epochs
     if epoch == "last":
         return n - 1, {"epoch_rule": "last"}
     if epoch == "best":
-        values = metric_values(history, monitor)
-        finite = np.isfinite(values)
-        if not finite.any():
-            raise NoBestEpoch(f"monitor {monitor!r} has no finite value in {n} epochs")
-        masked = np.where(finite, values, -np.inf if mode == "max" else np.inf)
-        index = int(np.argmax(masked) if mode == "max" else np.argmin(masked))
-        return index, {"epoch_rule": f"best by {monitor} ({mode})", "monitor_value": float(values[index])}
+        return _best_epoch(history, monitor, mode, min_delta, start_from_epoch, baseline)
     index = int(epoch)
     if not -n <= index < n:
         raise ArtefactError(history.path, f"epoch index {index} is outside the history's {n} epochs")
     return index % n, {"epoch_rule": f"index {index}"}
 
 
+def _best_epoch(history, monitor, mode, min_delta, start_from_epoch, baseline) -> tuple[int, dict]:
+    values = metric_values(history, monitor)
+    try:
+        direction = keras_mode(monitor, mode)
+    except ValueError as exc:
+        raise ArtefactError(history.path, str(exc)) from None
+    absent = monitor_absent(history, monitor)
+    index = restored_epoch(values, direction, min_delta=min_delta, start_from_epoch=start_from_epoch,
+                           epochs=history.epochs, unmonitored=absent)
+    n = history.n_epochs
+    monitored = np.ones(n, dtype=bool)
+    monitored[absent] = False
+    monitored &= history.epochs >= start_from_epoch
+    if index is None:
+        why = (f"start_from_epoch = {start_from_epoch!r} and the history's last epoch is "
+               f"{int(history.epochs[-1])}" if start_from_epoch else f"{monitor!r} has no value at any of the "
+               f"{n} epochs")
+        raise ArtefactError(history.path, f"no epoch is monitored ({why}): EarlyStopping never chose an epoch to "
+                            "restore, and the model keeps its last weights",
+                            hint="judge epoch = 'last', or check start_from_epoch against the epochs trained")
+    parts = [direction if mode != "auto" else f"auto: {direction}"]
+    if min_delta:
+        parts.append(f"min_delta {min_delta!r}")
+    if start_from_epoch:
+        parts.append(f"from epoch {start_from_epoch!r}")
+    rule = f"best by {monitor} ({', '.join(parts)})"
+    if min_delta or start_from_epoch or mode == "auto":
+        rule += ", as EarlyStopping restores"
+    evidence = {"epoch_rule": rule, "monitor_value": float(values[index]), "mode": direction,
+                "min_delta": min_delta, "start_from_epoch": start_from_epoch, "baseline": baseline}
+    finite = np.isfinite(values) & monitored
+    scope = f"{int(monitored.sum())} monitored epochs" if monitored.sum() < n else f"{n} epochs"
+    if not finite.any():
+        raise NoBestEpoch(f"monitor {monitor!r} has no finite value in {scope} (EarlyStopping restores epoch "
+                          f"{int(history.epochs[index])}, whose {monitor} is {float(values[index])!r})")
+    if not np.isfinite(values[index]):
+        recorded = int(history.epochs[index])
+        first = int(history.epochs[np.flatnonzero(monitored)[0]])
+        how = ("it was the first monitored epoch, and no value compares better than NaN" if recorded == first
+               and np.isnan(values[index]) else "nothing compares better than it")
+        raise KerasRestoredNonfinite(
+            history.path, f"Keras restored weights from epoch {recorded}, whose monitor {monitor} was "
+                          f"{float(values[index])!r} ({how}): the model kept is not the best of the "
+                          f"{int(finite.sum())} epochs with a finite {monitor}",
+            hint="find why the monitor was not a number at that epoch; start_from_epoch can skip a warm-up "
+                 "epoch whose validation is NaN")
+    if baseline is not None:
+        evidence["baseline_note"] = "baseline changes when training stops, never which epoch is restored"
+    return index, evidence
+
+
 class NoBestEpoch(Exception):
-    """The monitor has no finite value: no epoch can be called the best."""
+    """No monitored epoch has a finite monitor value: no epoch can be called the best."""
+
+
+class KerasRestoredNonfinite(ArtefactError, NoBestEpoch):
+    """EarlyStopping restored an epoch whose monitor was NaN or infinite, while other epochs had a
+    finite one: an error (the gate cannot judge the model Keras kept), never a silent other epoch."""
+
+
+# ---- EarlyStopping's parameters: from the check, else from the run's config -----------
+
+EARLY_STOPPING_PARAMS = ("min_delta", "start_from_epoch", "baseline")
+EARLY_STOPPING_NAMES = ("earlystopping", "earlystop")  # a config key, lower case without "_" and "-"
+MAX_CONFIG_NODES = 100_000
+
+
+def early_stopping_in_config(config) -> list[tuple[str, dict]]:
+    """``(dotted key, arguments)`` of every EarlyStopping a config records, in the config's order.
+
+    The value of a key named ``early_stopping`` (``earlystopping``, ``EarlyStopping``,
+    ``early-stopping``, ``early_stop``) at any depth, e.g. ``training.callbacks.early_stopping``; or
+    a callback serialised by Keras, ``{"class_name": "EarlyStopping", "config": {...}}``, e.g. in a
+    list ``callbacks.0.config``.
+    """
+    found, queue, seen = [], [((), config)], 0
+    while queue and seen < MAX_CONFIG_NODES:
+        path, node = queue.pop(0)
+        seen += 1
+        if len(path) > 32:
+            continue
+        if isinstance(node, dict):
+            if node.get("class_name") == "EarlyStopping" and isinstance(node.get("config"), dict):
+                found.append((".".join((*path, "config")), node["config"]))
+                continue
+            for key, value in node.items():
+                named = str(key).lower().replace("_", "").replace("-", "") in EARLY_STOPPING_NAMES
+                if named and isinstance(value, dict):
+                    serialised = value.get("class_name") == "EarlyStopping" and isinstance(value.get("config"), dict)
+                    found.append((".".join((*path, str(key), *(["config"] if serialised else []))),
+                                  value["config"] if serialised else value))
+                elif isinstance(value, (dict, list)):
+                    queue.append(((*path, str(key)), value))
+        elif isinstance(node, list):
+            queue.extend(((*path, str(i)), v) for i, v in enumerate(node) if isinstance(v, (dict, list)))
+    return found
+
+
+@dataclass(frozen=True)
+class EarlyStoppingSettings:
+    """What decides the epoch EarlyStopping restores, and where each value came from."""
+
+    min_delta: float = 0.0
+    start_from_epoch: int = 0
+    baseline: float | None = None
+    config_key: str | None = None  # the config's EarlyStopping arguments, when the config records them
+    from_config: tuple = ()  # the parameters taken from it
+    notes: tuple = ()  # disagreements and what the config says beside them
+
+    def kwargs(self) -> dict:
+        return {"min_delta": self.min_delta, "start_from_epoch": self.start_from_epoch, "baseline": self.baseline}
+
+
+def early_stopping_settings(run, monitor, mode, **given) -> EarlyStoppingSettings:
+    """The EarlyStopping parameters of a check judging the best epoch by ``monitor``.
+
+    ``given``: ``min_delta``, ``start_from_epoch``, ``baseline`` as the check states them (None: not
+    stated). A parameter the check does not state is taken from the run's config when it records
+    the EarlyStopping that monitored ``monitor`` (``early_stopping_in_config``), else Keras's
+    default. The check's values win; where the config disagrees (or monitors another metric, or
+    does not restore the best weights), a note says so. ``[layout] config_keys = { early_stopping =
+    "..." }`` names the config's key when conventions do not find it.
+    """
+    values = {"min_delta": 0.0, "start_from_epoch": 0, "baseline": None}
+    values.update({k: v for k, v in given.items() if v is not None})
+    found = _config_early_stopping(run)
+    if found is None:
+        return EarlyStoppingSettings(**values)
+    key, arguments, path = found
+    notes, taken = [], []
+    watched = arguments.get("monitor")
+    if watched is not None and watched != monitor:
+        notes.append(f"the config's {key} monitors {watched!r}, not {monitor!r}: its parameters are not used, and "
+                     f"the weights Keras restored are those of the best epoch by {watched!r}")
+        return EarlyStoppingSettings(**values, config_key=key, notes=tuple(notes))
+    if watched is None:
+        notes.append(f"the config's {key} names no monitor: taken to be the callback that monitored {monitor!r}")
+    for name in EARLY_STOPPING_PARAMS:
+        if arguments.get(name) is None:
+            continue
+        recorded = _config_number(arguments[name], name, key, path)
+        if given.get(name) is None:
+            values[name], taken = recorded, [*taken, name]
+            if name == "min_delta" and arguments[name] < 0:
+                notes.append(f"the config's {key}.min_delta is {arguments[name]!r}; EarlyStopping uses its "
+                             f"magnitude, {recorded!r}")
+        elif recorded != given[name]:
+            notes.append(f"{name} = {given[name]!r} from the check is used; the config's {key}.{name} "
+                         f"says {arguments[name]!r}")
+    if "mode" in arguments and mode is not None:
+        try:
+            recorded_mode = keras_mode(monitor, arguments["mode"])
+        except ValueError:
+            recorded_mode = None
+        if recorded_mode is not None and recorded_mode != keras_mode(monitor, mode):
+            notes.append(f"mode = {mode!r} from the check is used; the config's {key}.mode says "
+                         f"{arguments['mode']!r}")
+    if arguments.get("restore_best_weights") is False:
+        notes.append(f"the config's {key}.restore_best_weights is false: the model keeps its last epoch's weights, "
+                     "not the best epoch's")
+    return EarlyStoppingSettings(**values, config_key=key, from_config=tuple(taken), notes=tuple(notes))
+
+
+def _config_early_stopping(run):
+    """``(dotted key, arguments, config path)`` of the EarlyStopping the run's config records, or None
+    (no config, an unreadable one, or none recorded). Two different ones are an error naming both."""
+    try:
+        path = run.path_of("config")
+        config = run.config()
+    except ArtefactError:
+        return None  # no config, or the config checks report why it cannot be read
+    declared = run.layout.roles.get("config_keys", {}).get("early_stopping")
+    if declared is not None:
+        arguments, binding = run.config_value("early_stopping")
+        found = [(binding.name, arguments)]
+    else:
+        found = early_stopping_in_config(config)
+    if not found:
+        return None
+    if any(arguments != found[0][1] for _, arguments in found[1:]):
+        raise ArtefactError(path, f"the config records two EarlyStopping callbacks, {found[0][0]!r} and "
+                                  f"{found[1][0]!r}: which one restored the weights?",
+                            hint='declare it: [layout] config_keys = { early_stopping = "..." } in the spec, or '
+                                 "--layout config_keys.early_stopping=DOTTED.KEY")
+    key, arguments = found[0]
+    if not isinstance(arguments, dict):
+        raise ArtefactError(path, f"{key} is {arguments!r}: expected the EarlyStopping arguments as a mapping")
+    return key, arguments, path
+
+
+def _config_number(value, name, key, path):
+    """A config's EarlyStopping argument, checked as EarlyStopping would use it."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        try:
+            ok = math.isfinite(value)
+        except OverflowError:  # an integer beyond any float
+            ok = False
+    if not ok:
+        raise ArtefactError(path, f"{key}.{name} is {str(value)[:80]!r}: EarlyStopping's {name} is a finite number",
+                            hint=f"fix the config, or state {name} in the check")
+    if name == "min_delta":
+        return abs(value)
+    if name == "start_from_epoch" and value != int(value):
+        raise ArtefactError(path, f"{key}.start_from_epoch is {value!r}: an epoch count is a whole number",
+                            hint="fix the config, or state start_from_epoch in the check")
+    return int(value) if name == "start_from_epoch" else value
+
+
+def choose_epoch(run, epoch, monitor=None, mode=None, *, min_delta=None, start_from_epoch=None,
+                 baseline=None) -> tuple[int, dict]:
+    """``pick_epoch`` on the run's history, EarlyStopping's parameters as ``early_stopping_settings``
+    finds them (the check's, else the config's); the evidence says where each came from."""
+    history = run.history()
+    if epoch != "best":
+        return pick_epoch(history, epoch, monitor, mode)
+    settings = early_stopping_settings(run, monitor, mode, min_delta=min_delta, start_from_epoch=start_from_epoch,
+                                       baseline=baseline)
+    index, evidence = pick_epoch(history, epoch, monitor, mode, **settings.kwargs())
+    if settings.from_config:
+        evidence["epoch_rule"] += f"; {', '.join(settings.from_config)} from the config's {settings.config_key}"
+        evidence["from_config"] = list(settings.from_config)
+    if settings.config_key is not None:
+        evidence["early_stopping_config"] = settings.config_key
+    if settings.notes:
+        evidence["early_stopping_notes"] = list(settings.notes)
+    return index, evidence

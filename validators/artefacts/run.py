@@ -157,14 +157,19 @@ class Run:
 
         return self._artefact("config", read_config)
 
-    def metric_at(self, metric: str, epoch, monitor=None, mode=None) -> tuple[float, int]:
+    def metric_at(self, metric: str, epoch, monitor=None, mode=None, *, min_delta=None, start_from_epoch=None,
+                  baseline=None) -> tuple[float, int]:
         """``(value, epoch number)`` of a history metric at the chosen epoch, its range checked
-        (``history.metric_values``); raises ``history.NoBestEpoch`` when no epoch is the best."""
-        from .history import metric_values, pick_epoch
+        (``history.metric_values``); raises ``history.NoBestEpoch`` when no epoch is the best.
+
+        ``"best"`` is the epoch EarlyStopping restores, its ``min_delta``, ``start_from_epoch`` and
+        ``baseline`` as given, else as the run's config records them (``history.choose_epoch``)."""
+        from .history import choose_epoch, metric_values
 
         history = self.history()
         values = metric_values(history, metric, self.loss_is_nonnegative(metric))
-        index, _ = pick_epoch(history, epoch, monitor, mode)
+        index, _ = choose_epoch(self, epoch, monitor, mode, min_delta=min_delta, start_from_epoch=start_from_epoch,
+                                baseline=baseline)
         return float(values[index]), int(history.epochs[index])
 
     def config_value(self, key: str):

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..artefacts.history import NoBestEpoch, metric_values, pick_epoch, unvalidated_epochs
+from ..artefacts.history import NoBestEpoch, choose_epoch, metric_values, unvalidated_epochs
+from ..errors import ArtefactError
 from ..registry import Param, register
 from ..result import Outcome
 
 EPOCH = Param("epoch", "epoch", "'last', 'best' (needs monitor and mode) or a 0-based index", default="last")
 MONITOR = Param("monitor", "str", "metric choosing the best epoch, e.g. 'val_direction_auc'", role="metric")
 MODE = Param("mode", "str", "'max' or 'min': which monitor value is best", choices=("min", "max"))
+# EarlyStopping's own parameters, with epoch = "best": None (not stated) takes the run's config's, else Keras's default
+MIN_DELTA = Param("min_delta", "number", "with epoch = 'best': EarlyStopping's min_delta, the least change that "
+                  "counts as an improvement (default: the config's, else 0)", min=0.0)
+START_FROM_EPOCH = Param("start_from_epoch", "int", "with epoch = 'best': EarlyStopping's start_from_epoch, the "
+                         "first epoch it monitors (default: the config's, else 0)", min=0)
+EARLY_STOPPING_BASELINE = Param("baseline", "number", "with epoch = 'best': EarlyStopping's baseline (default: "
+                                "the config's); it changes when training stops, never which epoch is restored")
+EARLY_STOPPING = (MIN_DELTA, START_FROM_EPOCH, EARLY_STOPPING_BASELINE)
 
 
 @register(
@@ -20,6 +29,7 @@ MODE = Param("mode", "str", "'max' or 'min': which monitor value is best", choic
         EPOCH,
         MONITOR,
         MODE,
+        *EARLY_STOPPING,
     ),
     artefacts=("history",),
     observes="the metric's value at the chosen epoch",
@@ -33,13 +43,22 @@ MODE = Param("mode", "str", "'max' or 'min': which monitor value is best", choic
         lt = 0.01         # plan: "volatility_loss should be < 0.01"
     """,
 )
-def history(run, *, metric, epoch, monitor, mode, bound):
-    """A training-history metric at the last epoch, the best epoch by a monitor, or an index."""
+def history(run, *, metric, epoch, monitor, mode, min_delta, start_from_epoch, baseline, bound):
+    """A training-history metric at the last epoch, the best epoch by a monitor, or an index.
+
+    The best epoch is the one ``EarlyStopping(restore_best_weights=True)`` restores, with its
+    ``min_delta``, ``start_from_epoch`` and ``baseline`` as the check states them, else as the run's
+    config records them (an ``early_stopping`` mapping at any depth), else Keras's defaults. An
+    epoch Keras restored whose monitor was NaN is an error, never another epoch's pass.
+    """
     hist = run.history()
     values = metric_values(hist, metric, run.loss_is_nonnegative(metric))
     try:
-        index, evidence = pick_epoch(hist, epoch, monitor, mode)
+        index, evidence = choose_epoch(run, epoch, monitor, mode, min_delta=min_delta,
+                                       start_from_epoch=start_from_epoch, baseline=baseline)
     except NoBestEpoch as exc:
+        if isinstance(exc, ArtefactError):  # Keras restored a NaN epoch: the gate cannot judge that model
+            raise
         return Outcome(False, None, str(exc), {"file": hist.path})
     nonfinite = ~np.isfinite(values)
     skipped = unvalidated_epochs(hist) if metric.startswith("val_") else np.empty(0, dtype=np.int64)
@@ -60,6 +79,8 @@ def history(run, *, metric, epoch, monitor, mode, bound):
     message = f"{metric} = {value!r} at epoch {recorded} ({evidence['epoch_rule']}){note}"
     if epoch == "best" and monitor == metric:
         message = f"{metric} = {value!r} at its best epoch {recorded}{note}"
+        if evidence["epoch_rule"] != f"best by {monitor} ({mode})":
+            message += f" ({evidence['epoch_rule']})"
     if nonfinite.any():  # a NaN or inf anywhere in training fails, whatever the judged epoch shows
         epochs = [int(hist.epochs[i]) for i in np.flatnonzero(nonfinite)]
         evidence["nonfinite_epochs"] = epochs[:5]
@@ -71,7 +92,13 @@ def history(run, *, metric, epoch, monitor, mode, bound):
 
 
 def epoch_params_problem(params):
-    """Why ``epoch``, ``monitor`` and ``mode`` do not fit together, as ``(key, message)``, or None."""
+    """Why ``epoch``, ``monitor``, ``mode`` and EarlyStopping's parameters do not fit together, as
+    ``(key, message)``, or None."""
+    if params["epoch"] != "best":
+        for param in EARLY_STOPPING:
+            if params.get(param.name) is not None:
+                return param.name, (f"{param.name} is only used with epoch = 'best' (it is EarlyStopping's "
+                                    "parameter, deciding which epoch is restored)")
     if params["epoch"] == "best":
         if params["monitor"] is None:
             return "epoch", "epoch = 'best' needs monitor, the metric that chooses the best epoch"
