@@ -117,12 +117,13 @@ gt = 0.0
 """
 
 
-def zeros_parquet(path, rows, chunk=10_000_000, name="c=0.5"):
+def zeros_parquet(path, rows, chunk=10_000_000, name="c=0.5", **options):
+    """``rows`` zstd-compressed int8 zeros in one column; ``options`` go to ``pyarrow.parquet.ParquetWriter``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.table({name: pa.array(np.zeros(min(rows, chunk), dtype=np.int8))})
-    with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+    with pq.ParquetWriter(path, table.schema, compression="zstd", **options) as writer:
         for _ in range(rows // table.num_rows):
             writer.write_table(table)
 

@@ -578,8 +578,9 @@ def test_a_step_far_beyond_any_epoch_count_is_an_error_in_no_time(tmp_path, step
     train.write_bytes(frame([version_event(), event(0, value("epoch_loss", scalar=0.5)),
                              event(step, value("epoch_loss", scalar=0.4))]))
     assert train.stat().st_size < 200
-    with pytest.raises(ArtefactError, match=f"step {step}, beyond the {tb.MAX_EPOCHS} epochs"):
+    with pytest.raises(ArtefactError, match=f"step {step}, beyond the {tb.MAX_EPOCHS} epochs") as refused:
         tb.read_tensorboard_columns(tmp_path / "logs")
+    assert refused.value.path == train and refused.value.offset is not None  # the file and the record, not the folder
 
 
 def test_reading_a_history_from_logs_never_imports_pandas(tmp_path):

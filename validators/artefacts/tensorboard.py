@@ -523,6 +523,10 @@ def _read_file(path: Path) -> _FileScalars:
                 raise ArtefactError(path, f"tag {value.tag!r} at step {event.step} {exc}", offset=offset) from None
             if event.step < 0:
                 raise ArtefactError(path, f"tag {value.tag!r} has a negative step {event.step}", offset=offset)
+            if event.step >= MAX_EPOCHS:  # refused here, naming this file: epochs are never filled up to it
+                raise ArtefactError(path, f"tag {value.tag!r} has a scalar at step {event.step}, beyond the "
+                                          f"{MAX_EPOCHS} epochs a training history may have: a corrupt or hostile "
+                                          "event file, not epochs", offset=offset)
             series = scalars.setdefault(value.tag[len(EPOCH_PREFIX) :], {})
             if event.step in series:
                 raise ArtefactError(
@@ -632,12 +636,7 @@ def read_tensorboard_columns(log_dir) -> dict[str, np.ndarray]:
             columns[column] = series
             sources[column] = folder
             tags[column] = EPOCH_PREFIX + name
-    n_epochs = 1 + max(max(series) for series in columns.values())
-    if n_epochs > MAX_EPOCHS:
-        column = max(columns, key=lambda c: max(columns[c]))
-        raise ArtefactError(sources[column], f"tag {tags[column]!r} has a scalar at step {n_epochs - 1}, beyond "
-                                             f"the {MAX_EPOCHS} epochs a training history may have: a corrupt or "
-                                             "hostile event file, not epochs")
+    n_epochs = 1 + max(max(series) for series in columns.values())  # at most MAX_EPOCHS: _read_file refuses more
     gaps = []
     for column in sorted(columns):
         missing = set(range(n_epochs)) - set(columns[column])
