@@ -70,7 +70,7 @@ INVALID = [
     (rule('{ verdict = "passed" }'), "advice 'r1': .*verdict must be one of pass, fail, error"),
     (rule('{ verdict = ["pass", "ok"] }'), "advice 'r1': .*verdict must be one of"),
     (rule('{ verdict = "pass", check = "auc-last", status = "pass" }'), "advice 'r1': .*exactly one of"),
-    (rule('{ status = "pass" }'), "advice 'r1': .*exactly one of 'verdict', 'check' or 'delta'"),
+    (rule('{ status = "pass" }'), "advice 'r1': .*exactly one of 'verdict', 'check', 'delta', 'decision'"),
     (rule('{ verdict = "pass", lt = 1 }'), "advice 'r1': .*unknown key 'lt' for a 'verdict' condition"),
     (rule('{ check = "auc-last", statu = "pass" }'), "advice 'r1': .*unknown key 'statu' for a 'check' condition"),
     (rule('{ delta = "val_direction_auc" }'), "advice 'r1': .*a delta condition needs a bound"),
@@ -150,7 +150,7 @@ NO_BASELINE = SimpleNamespace(baseline=None)
 
 def advise(when, results, verdict=None, run=NO_BASELINE):
     verdict = verdict or verdict_of(results)[0]
-    return evaluate_rules((Rule("r", "do it", "because", tuple(when)),), results, verdict, run)
+    return evaluate_rules((Rule("r", "do it", "because", tuple(when)),), results, verdict, run)[0]
 
 
 def test_verdict_condition():
@@ -199,8 +199,8 @@ def test_delta_condition_never_holds_without_a_baseline():
 def test_rules_trigger_in_spec_order_each_once():
     rs = [result("a", "fail", 0.6)]
     rules = tuple(Rule(f"r{i}", f"do {i}", "", ({"verdict": "fail"},)) for i in (3, 1, 2))
-    assert [a.id for a in evaluate_rules(rules, rs, "fail", NO_BASELINE)] == ["r3", "r1", "r2"]
-    assert evaluate_rules((), rs, "fail", NO_BASELINE) == ()
+    assert [a.id for a in evaluate_rules(rules, rs, "fail", NO_BASELINE)[0]] == ["r3", "r1", "r2"]
+    assert evaluate_rules((), rs, "fail", NO_BASELINE) == ((), ())
 
 
 # property: a rule of verdict/status/bound conditions triggers exactly when each holds
@@ -256,7 +256,7 @@ def test_evaluation_matches_reference(data):
     rules = tuple(Rule(f"r{k}", "x", "", tuple(data.draw(st.lists(conditions(ids), min_size=1, max_size=4))))
                   for k in range(data.draw(st.integers(1, 4))))
     by_id = {r.id: r for r in rs}
-    got = evaluate_rules(rules, rs, verdict, NO_BASELINE)
+    got = evaluate_rules(rules, rs, verdict, NO_BASELINE)[0]
     expected = [r.id for r in rules if all(reference_holds(c, by_id, verdict) for c in r.when)]
     assert [a.id for a in got] == expected
     for advice, rule_ in zip(got, (r for r in rules if r.id in expected)):
@@ -389,7 +389,10 @@ def test_run3_auc_dropped_gets_the_rollback_plan(run3):
     for advice in report.advice:
         assert any(f.startswith(quoted) for f in advice.facts), advice
         assert "(0.68 at epoch 3 vs 0.71" in " ".join(advice.facts)
-    assert by_id["rollback-auc-dropped"].facts[0].endswith("change < -0.01")
+    assert by_id["rollback-auc-dropped"].facts == ("decision is keep-baseline",) + by_id["rollback-auc-dropped"].facts[1:]
+    assert by_id["rollback-auc-dropped"].facts[-1].endswith("change < -0.01")
+    assert by_id["rollback-auc-dropped"].supports == "keep-baseline"
+    assert report.decision.action == "keep-baseline"
     assert by_id["reduce-aux-loss-weights"].facts[0].startswith("check loss-weights is pass")
     assert by_id["reduce-aux-loss-weights"].recommend == "Try reducing vol/mag loss weights to (1.0, 0.1, 0.1)"
     assert "removing the volatility and magnitude outputs" in by_id["remove-aux-outputs"].recommend
@@ -398,24 +401,26 @@ def test_run3_auc_dropped_gets_the_rollback_plan(run3):
     assert delta_check.status == "fail" and delta_check.observed == pytest.approx(-0.03, abs=1e-12)
     data = json.loads(to_json(report))
     assert [a["id"] for a in data["advice"]] == ids(report)
-    assert quoted in data["advice"][0]["facts"][0]
+    assert quoted in data["advice"][0]["facts"][-1]
+    assert data["decision"]["action"] == "keep-baseline" and data["advice"][0]["supports"] == "keep-baseline"
     assert quoted in render(report)
 
 
 def test_run3_auc_improved(run3):
     report = run3["improved"]
     assert report.verdict == "pass"
-    assert ids(report) == ["next-auc-improved", "next-success"]
-    (fact,) = report.advice[0].facts
+    assert ids(report) == ["next-success", "next-auc-improved"]  # the advice supporting "promote" first
+    assert report.decision.action == "promote"
+    (fact,) = report.advice[1].facts
     assert fact.startswith("val_direction_auc change 0.0200000000000000") and fact.endswith("change > 0.005")
-    assert report.advice[0].recommend == "Auxiliary outputs are valuable: keep them"
+    assert report.advice[1].recommend == "Auxiliary outputs are valuable: keep them"
 
 
 def test_run3_auc_same(run3):
     report = run3["same"]
     assert report.verdict == "pass"
-    assert ids(report) == ["next-auc-same", "next-success"]
-    (fact,) = report.advice[0].facts
+    assert ids(report) == ["next-success", "next-auc-same"]
+    (fact,) = report.advice[1].facts
     assert fact.startswith("val_direction_auc change -0.00200000000000") and fact.endswith(
         "-0.005 <= change <= 0.005")
 
@@ -423,17 +428,18 @@ def test_run3_auc_same(run3):
 def test_run3_loss_weights_changed(run3):
     report = run3["reweighted"]
     assert report.verdict == "fail"
-    assert ids(report) == ["restore-loss-weights"]
-    (fact,) = report.advice[0].facts
+    assert ids(report) == ["investigate-no-rollback", "restore-loss-weights"]  # no baseline to roll back to
+    (fact,) = report.advice[1].facts
     assert fact.startswith("check loss-weights is fail: observed {'direction': 1.0, 'volatility': 0.1")
-    assert "(1.0, 0.3, 0.3)" in report.advice[0].recommend
+    assert "(1.0, 0.3, 0.3)" in report.advice[1].recommend
 
 
 def test_run3_passing_first_run_gets_next_success(run3):
     report = run3["first-run"]
     assert report.verdict == "pass"
     assert ids(report) == ["next-success"]
-    assert report.advice[0].facts == ("verdict is pass",)
+    assert report.advice[0].facts == ("decision is promote",)
+    assert report.decision.action == "promote" and "no baseline" in report.decision.reason
     assert "López de Prado" in report.advice[0].recommend
     delta_check = next(r for r in report.results if r.id == "direction-auc-vs-baseline")
     assert delta_check.evidence["compared"] is False and "candidate" in delta_check.evidence
@@ -442,6 +448,7 @@ def test_run3_passing_first_run_gets_next_success(run3):
 def test_run3_rule_ids_and_their_plan_lines():
     spec = load_spec(SPEC)
     assert [r.id for r in spec.advice] == [
-        "rollback-auc-dropped", "rollback-auc-floor", "restore-loss-weights", "reduce-aux-loss-weights",
-        "remove-aux-outputs", "next-auc-improved", "next-auc-same", "next-auc-worse", "next-success"]
-    assert all(r.reason.startswith("Plan, ") for r in spec.advice)
+        "rollback-auc-dropped", "rollback-auc-floor", "investigate-unjudged", "investigate-no-rollback",
+        "next-success", "restore-loss-weights", "reduce-aux-loss-weights", "remove-aux-outputs",
+        "next-auc-improved", "next-auc-same", "next-auc-worse"]
+    assert all(r.reason.startswith(("Plan, ", "runverdict: ")) for r in spec.advice)

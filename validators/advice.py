@@ -14,9 +14,18 @@ A rule triggers when every condition in ``when`` holds. Conditions:
 * ``{ check = "ID", status = "fail" }`` (or a list of statuses): a check's status;
 * ``{ check = "ID", gt/ge/lt/le = x }``: a check's observed value within a bound;
 * ``{ delta = "METRIC", epoch, monitor, mode, change, gt/ge/lt/le = x }``: a history
-  metric's change against the baseline within a bound (never holds without a baseline).
+  metric's change against the baseline within a bound (never holds without a baseline);
+* ``{ decision = "keep-baseline" }`` (or a list): the gate's decision (``validators.decision``);
+  a rule with one supports that decision and is listed before the rules without;
+* ``{ baseline = "pass" }`` (or a list of verdicts): the baseline's verdict (never holds
+  without a baseline);
+* ``{ baseline_check = "ID", status = ... }`` or a bound: a check's status or observed value on
+  the baseline.
 
-Each triggered rule reports the numbers that made each condition hold.
+A status condition matches only the statuses it names: ``status = "fail"`` never matches an
+``error``. Each triggered rule reports the numbers that made each condition hold. A condition
+that cannot be evaluated (a misspelt metric, an unreadable baseline history, a bound on a check
+that erred) does not hold and is reported as a warning, never silently false.
 """
 
 from __future__ import annotations
@@ -32,6 +41,9 @@ CONDITION_KEYS = {
     "verdict": ("verdict",),
     "check": ("check", "status") + BOUND_KEYS,
     "delta": ("delta", "epoch", "monitor", "mode", "change") + BOUND_KEYS,
+    "decision": ("decision",),
+    "baseline": ("baseline",),
+    "baseline_check": ("baseline_check", "status") + BOUND_KEYS,
 }
 VERDICTS = ("pass", "fail", "error")
 del SEVERITIES
@@ -51,6 +63,11 @@ class Advice:
     recommend: str
     reason: str
     facts: tuple[str, ...]  # one line per condition, with the numbers
+    supports: str | None = None  # the decision this advice supports, when a condition names it
+
+
+class Unevaluable(Exception):
+    """An advice condition that cannot be evaluated; its message becomes a warning."""
 
 
 def parse_rules(raw, path, locator, check_ids) -> tuple[Rule, ...]:
@@ -92,18 +109,21 @@ def parse_rules(raw, path, locator, check_ids) -> tuple[Rule, ...]:
 
 
 def _condition_problem(condition, check_ids) -> str | None:
+    from .decision import ACTIONS
+
     kinds = [k for k in CONDITION_KEYS if k in condition]
     if len(kinds) != 1:
-        return "give exactly one of 'verdict', 'check' or 'delta'"
+        return "give exactly one of " + ", ".join(repr(k) for k in CONDITION_KEYS)
     kind = kinds[0]
     for key in condition:
         if key not in CONDITION_KEYS[kind]:
             return f"unknown key {key!r} for a {kind!r} condition; known: {', '.join(CONDITION_KEYS[kind])}"
-    if kind == "verdict":
-        verdicts = condition["verdict"] if isinstance(condition["verdict"], list) else [condition["verdict"]]
-        if not verdicts or any(v not in VERDICTS for v in verdicts):
-            return f"verdict must be one of {', '.join(VERDICTS)} (or a list of them)"
-        return None
+    for key, allowed in (("verdict", VERDICTS), ("baseline", VERDICTS), ("decision", ACTIONS)):
+        if kind == key:
+            values = condition[key] if isinstance(condition[key], list) else [condition[key]]
+            if not values or any(v not in allowed for v in values):
+                return f"{key} must be one of {', '.join(allowed)} (or a list of them)"
+            return None
     bound_keys = [k for k in BOUND_KEYS if k in condition]
     for key in bound_keys:
         if not is_number(condition[key]) or condition[key] != condition[key] or abs(condition[key]) == float("inf"):
@@ -112,9 +132,9 @@ def _condition_problem(condition, check_ids) -> str | None:
         Bound.from_mapping(condition)
     except ValueError as exc:
         return str(exc)
-    if kind == "check":
-        if not isinstance(condition["check"], str) or condition["check"] not in check_ids:
-            return f"no check with id {condition['check']!r} in the spec"
+    if kind in ("check", "baseline_check"):
+        if not isinstance(condition[kind], str) or condition[kind] not in check_ids:
+            return f"no check with id {condition[kind]!r} in the spec"
         has_status = "status" in condition
         if has_status == bool(bound_keys):
             return "give either status or a bound (gt/ge/lt/le) on the observed value"
@@ -141,46 +161,92 @@ def _condition_problem(condition, check_ids) -> str | None:
     return None
 
 
-def evaluate_rules(rules, results, verdict, run) -> tuple[Advice, ...]:
-    by_id = {r.id: r for r in results}
-    triggered = []
+def evaluate_rules(rules, results, verdict, run, decision=None, baseline_results=None,
+                   baseline_verdict=None) -> tuple[tuple[Advice, ...], tuple[str, ...]]:
+    """``(advice, warnings)``: the rules whose every condition holds, those supporting ``decision``
+    first (then spec order), and one warning per condition that could not be evaluated."""
+    context = _Context({r.id: r for r in results}, verdict, run, decision,
+                       None if baseline_results is None else {r.id: r for r in baseline_results}, baseline_verdict)
+    triggered, warnings = [], []
     for rule in rules:
         facts = []
         for condition in rule.when:
-            fact = _holds(condition, by_id, verdict, run)
+            try:
+                fact = _holds(condition, context)
+            except Unevaluable as exc:
+                warnings.append(f"advice {rule.id}: condition {_shown(condition)} could not be evaluated: {exc}")
+                fact = None
             if fact is None:
                 break
             facts.append(fact)
         else:
-            triggered.append(Advice(rule.id, rule.recommend, rule.reason, tuple(facts)))
-    return tuple(triggered)
+            supports = next((decision.action for c in rule.when if "decision" in c), None) if decision else None
+            triggered.append(Advice(rule.id, rule.recommend, rule.reason, tuple(facts), supports))
+    triggered.sort(key=lambda a: a.supports is None)  # stable: spec order within each group
+    return tuple(triggered), tuple(warnings)
 
 
-def _holds(condition, by_id, verdict, run) -> str | None:
-    """A line of evidence when the condition holds, else None."""
+@dataclass(frozen=True)
+class _Context:
+    by_id: dict
+    verdict: str
+    run: object
+    decision: object
+    baseline_by_id: dict | None
+    baseline_verdict: str | None
+
+
+def _shown(condition) -> str:
+    return "{ " + ", ".join(f"{k} = {v!r}" for k, v in condition.items()) + " }"
+
+
+def _wanted(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _holds(condition, context) -> str | None:
+    """A line of evidence when the condition holds, else None; ``Unevaluable`` when it cannot tell."""
     if "verdict" in condition:
-        wanted = condition["verdict"] if isinstance(condition["verdict"], list) else [condition["verdict"]]
-        return f"verdict is {verdict}" if verdict in wanted else None
+        return f"verdict is {context.verdict}" if context.verdict in _wanted(condition["verdict"]) else None
+    if "decision" in condition:
+        action = context.decision.action if context.decision is not None else None
+        return f"decision is {action}" if action in _wanted(condition["decision"]) else None
+    if "baseline" in condition:
+        if context.baseline_verdict is None:
+            return None  # no baseline given: nothing to hold
+        wanted = _wanted(condition["baseline"])
+        return f"baseline verdict is {context.baseline_verdict}" if context.baseline_verdict in wanted else None
     bound = Bound.from_mapping(condition)
-    if "check" in condition:
-        result = by_id[condition["check"]]
-        if "status" in condition:
-            wanted = condition["status"] if isinstance(condition["status"], list) else [condition["status"]]
-            if result.status in wanted:
-                return f"check {result.id} is {result.status}: observed {result.observed!r}, bound {result.bound}"
+    if "check" in condition or "baseline_check" in condition:
+        on_baseline = "baseline_check" in condition
+        if on_baseline and context.baseline_by_id is None:
             return None
+        result = (context.baseline_by_id if on_baseline else context.by_id)[condition.get("baseline_check")
+                                                                              or condition["check"]]
+        where = "on the baseline " if on_baseline else ""
+        if "status" in condition:
+            if result.status in _wanted(condition["status"]):
+                return (f"check {result.id} {where}is {result.status}: observed {result.observed!r}, "
+                        f"bound {result.bound}")
+            return None
+        if result.observed is None:
+            raise Unevaluable(f"check {result.id} {where}has no observed value ({result.status}: {result.message})")
         if bound.contains(result.observed):
-            return f"check {result.id} observed {result.observed!r}, {bound.describe('observed')}"
+            return f"check {result.id} {where}observed {result.observed!r}, {bound.describe('observed')}"
         return None
     from .baseline import NoBaseline, history_delta
 
     try:
-        value, evidence = history_delta(run, condition["delta"], condition.get("epoch", "last"),
+        value, evidence = history_delta(context.run, condition["delta"], condition.get("epoch", "last"),
                                         condition.get("monitor"), condition.get("mode"),
                                         condition.get("change", "absolute"))
-    except (NoBaseline, GateError):
+    except NoBaseline:
         return None
-    if value is None or not bound.contains(value):
+    except GateError as exc:
+        raise Unevaluable(str(exc)) from None
+    if value is None:
+        raise Unevaluable(evidence.get("note") or f"no change of {condition['delta']} could be computed")
+    if not bound.contains(value):
         return None
     word = "relative change" if condition.get("change") == "relative" else "change"
     return (f"{condition['delta']} {word} {value!r} vs baseline ({evidence['candidate']!r} at epoch "

@@ -29,6 +29,8 @@ class GateReport:
     layout: tuple = ()  # validators.artefacts.layout.Choice of every artefact located, in the order read
     bindings: tuple = ()  # validators.artefacts.layout.Binding of every role not found as named
     notes: tuple = ()  # what else the layout checked (histories that agree)
+    decision: object | None = None  # validators.decision.Decision: promote, keep-baseline or investigate
+    advice_warnings: tuple = ()  # advice conditions that could not be evaluated, one line each
 
     def layout_lines(self) -> list[str]:
         """How the run's layout was found: one line per artefact, one per role bound by convention."""
@@ -111,12 +113,18 @@ def evaluate(spec: Spec, run_dir, baseline_dir=None, *, artefacts=None, layout=N
         from .baseline import compare
 
         comparison = compare(report, baseline_report)
-    advice = ()
+    from .decision import decide
+
+    base_verdict = baseline_report.verdict if baseline_report is not None else None
+    base_results = baseline_report.results if baseline_report is not None else None
+    decision = decide(results, verdict, base_verdict, base_results)
+    advice, warnings = (), ()
     if spec.advice:
         from .advice import evaluate_rules
 
-        advice = evaluate_rules(spec.advice, results, verdict, run)
-    return replace(report, baseline=comparison, advice=advice, files=dict(run.files),
+        advice, warnings = evaluate_rules(spec.advice, results, verdict, run, decision, base_results, base_verdict)
+    return replace(report, baseline=comparison, advice=advice, decision=decision, advice_warnings=warnings,
+                   files=dict(run.files),
                    layout=tuple(run.choices().values()), bindings=tuple(dict.fromkeys(run.bindings)),
                    notes=tuple(dict.fromkeys(run.notes)),
                    seconds=time.perf_counter() - started)

@@ -88,6 +88,9 @@ pre{white-space:pre-wrap;word-break:break-word;margin:4px 0;background:#f6f8fa;p
 .advice{background:#fff8e6;border:1px solid #e6c35c;border-left:5px solid var(--nice);border-radius:6px;
 padding:10px 14px;margin:8px 0}
 .advice .why{color:var(--muted)}
+.decision{border:1px solid #ccc;border-left:5px solid var(--muted);border-radius:6px;padding:8px 14px;margin:12px 0}
+.decision.promote{border-left-color:var(--pass)}.decision.keep-baseline{border-left-color:var(--fail)}
+.decision.investigate{border-left-color:var(--error)}
 .advice ul{margin:6px 0 0;padding-left:20px}
 .figs{display:flex;flex-wrap:wrap;gap:14px}
 figure{margin:0;background:#fff;border:1px solid var(--line);border-radius:6px;padding:10px;flex:1 1 560px;
@@ -127,7 +130,7 @@ def to_html(report) -> str:
     """The whole report as one self-contained HTML document."""
     anchors = {r.id: f"check-{i}-{re.sub(r'[^A-Za-z0-9_.-]', '_', printable(r.id))}"
                for i, r in enumerate(report.results)}
-    body = [_header(report), _advice(report), _checks_table(report, anchors)]
+    body = [_header(report), _decision(report), _advice(report), _checks_table(report, anchors)]
     body += [_prediction_plots(report, anchors), _history_plots(report, anchors), _pbo_plots(report, anchors)]
     body += [_baseline_table(report), _footer(report)]
     title = f"runverdict {report.verdict.upper()}: {report.spec.name} on {report.run_dir}"
@@ -159,11 +162,25 @@ def _header(report) -> str:
     return "\n".join(lines)
 
 
+def _decision(report) -> str:
+    decision = getattr(report, "decision", None)
+    if decision is None:
+        return ""
+    out = [f'<section id="decision" class="decision {h(decision.action)}"><h2>Decision: {h(decision.action)}</h2>',
+           f"<p>{h(decision.reason)}</p>"]
+    if decision.because:
+        out.append("<ul>" + "".join(f"<li><code>{h(line)}</code></li>" for line in decision.because) + "</ul>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
 def _advice(report) -> str:
     advice = advice_of(report)
-    if not advice:
+    warnings = list(getattr(report, "advice_warnings", ()) or ())
+    if not advice and not warnings:
         return ""
     out = ['<section id="advice"><h2>Advice</h2>']
+    out += [f'<p class="warning">Warning: {h(w)}</p>' for w in warnings]
     for a in advice:
         out.append(f'<div class="advice"><h3>{h(getattr(a, "recommend", a))}</h3>')
         if getattr(a, "reason", ""):

@@ -89,8 +89,10 @@ def report_dict(report) -> dict:
         "spec": {"path": os.path.abspath(report.spec.path), "name": report.spec.name,
                  "sha256": report.spec.sha256},
         "checks": [result_dict(r) for r in report.results],
-        "advice": [{"id": a.id, "recommend": a.recommend, "reason": a.reason, "facts": list(a.facts)}
-                   for a in report.advice],
+        "decision": report.decision.as_dict() if getattr(report, "decision", None) is not None else None,
+        "advice": [{"id": a.id, "recommend": a.recommend, "reason": a.reason, "facts": list(a.facts),
+                    "supports": getattr(a, "supports", None)} for a in report.advice],
+        "advice_warnings": list(getattr(report, "advice_warnings", ())),
         "baseline": baseline_dict(report.baseline),
         "seconds": report.seconds,
     }

@@ -99,9 +99,15 @@ def build_tree(report) -> ET.Element:
     if comparison is not None:
         prop("baseline.run_dir", os.path.abspath(getattr(comparison, "baseline_dir", "")))
         prop("baseline.verdict", getattr(comparison, "baseline_verdict", None) or "-")
+    decision = getattr(report, "decision", None)
+    if decision is not None:
+        prop("decision", decision.action)
+        prop("decision.reason", decision.reason)
     advice = advice_of(report)
     for a in advice:
         prop(f"advice:{a.id}", a.recommend)
+    for i, warning in enumerate(getattr(report, "advice_warnings", ()) or ()):
+        prop(f"advice.warning:{i}", warning)
 
     base_results = baseline_results_of(report)
     for result in report.results:
@@ -138,6 +144,9 @@ def build_tree(report) -> ET.Element:
         ET.SubElement(case, "error", message="the spec has no checks: nothing was judged", type="no-checks")
 
     out = []
+    if decision is not None:
+        out.append(f"decision {decision.action}: {decision.reason}")
+        out += [f"  {line}" for line in decision.because]
     for a in advice:
         out.append(f"advice {a.id}: {a.recommend}" + (f" ({a.reason})" if a.reason else ""))
         out += [f"  {fact}" for fact in a.facts]

@@ -154,6 +154,13 @@ def to_markdown(report) -> str:
              f"(exit {int(report.exit_code)})"), ""]
     lines.append(f"**{md(report.spec.name)}** on {md(report.run_dir)}  ")
     lines.append(md(summary_text(report)) + ".")
+    decision = getattr(report, "decision", None)
+    if decision is not None:
+        lines += ["", f"**Decision: {md(decision.action)}**: {md(decision.reason)}"]
+        lines += [f"- {md(clip(printable(line), CELL_LIMIT))}" for line in decision.because]
+    warnings = list(getattr(report, "advice_warnings", ()) or ())
+    if warnings:
+        lines += [""] + [f"> ⚠️ {md(clip(printable(w), CELL_LIMIT))}  " for w in warnings]
     advice = advice_of(report)
     if advice:
         lines += ["", "#### Advice", ""]

@@ -57,6 +57,7 @@ def render(report, colour: bool = False) -> str:
             lines.append(f"{'':<{w_status}}    {message}")
     if report.baseline is not None:
         lines.extend(_baseline_lines(report.baseline))
+    lines.extend(decision_lines(report))
     lines.extend(advice_lines(report))
     counts = report.counts()
     nice_bad = sum(1 for r in report.results if r.severity != MUST and r.status != PASS)
@@ -82,12 +83,25 @@ def _baseline_lines(comparison) -> list[str]:
     return lines
 
 
-def advice_lines(report) -> list[str]:
-    if not report.advice:
+def decision_lines(report) -> list[str]:
+    decision = getattr(report, "decision", None)
+    if decision is None:
         return []
-    lines = ["Advice:"]
+    lines = [f"Decision: {safe(decision.action.upper())}: {safe(decision.reason)}"]
+    lines += [f"    {safe(line)}" for line in decision.because]
+    return lines
+
+
+def advice_lines(report) -> list[str]:
+    warnings = getattr(report, "advice_warnings", ())
+    if not report.advice and not warnings:
+        return []
+    lines = ["Advice:"] if report.advice else []
     for advice in report.advice:
-        lines.append(f"  - {safe(advice.recommend)}" + (f" ({safe(advice.reason)})" if advice.reason else ""))
+        supports = f" [supports {safe(advice.supports)}]" if getattr(advice, "supports", None) else ""
+        lines.append(f"  - {safe(advice.recommend)}" + (f" ({safe(advice.reason)})" if advice.reason else "")
+                     + supports)
         for fact in advice.facts:
             lines.append(f"      because {safe(fact)}")
+    lines += [f"Warning: {safe(w)}" for w in warnings]
     return lines
