@@ -890,6 +890,23 @@ ELSEWHERE = (
               "tests/test_bad_inputs.py::test_31_uncaught_exception_exits_3_with_one_line"),
     Elsewhere(None, "a file that changes while it is read (training still running)", "error, exit 2",
               "tests/test_faults.py::test_a_file_growing_during_the_read_is_refused"),
+    Elsewhere(None, "a config nested 500 deep (`config.json`, `config.yaml`); a recursive YAML anchor (`a: &a [*a]`)",
+              "error, exit 2", "tests/test_extreme_values.py::test_a_config_nested_past_the_limit_names_the_file_and_where"),
+    Elsewhere(None, "a lone surrogate (`\\ud800`) or control characters in a checked config value or key",
+              "fail, exit 1; every report written, strict JSON",
+              "tests/test_extreme_values.py::test_reports_of_hostile_config_values_are_strict"),
+    Elsewhere(None, "a loss of 5e-324, subnormal losses, a history spanning 1e-300 to 1e300, with `--html`",
+              "judged as any value; plotted on a log axis", "tests/test_extreme_values.py::test_html_of_any_finite_loss_curve_is_written"),
+    Elsewhere(None, "PSR and DSR on returns near 1e-160 or 1e300", "the numbers of the same returns near 1",
+              "tests/test_extreme_values.py::test_returns_near_the_float_limits_give_the_numbers_of_returns_near_one"),
+    Elsewhere(None, "control characters, bidi marks, NUL, lone surrogates, 5 000-digit integers or very long names in "
+              "any field of the spec or of an artefact", "exit 0, 1, 2 or 4, never 3; nothing raw on the terminal",
+              "tests/test_hostile_cli.py::test_the_real_streams_with_everything_hostile_at_once"),
+    Elsewhere(None, "a YAML alias bomb, a TensorBoard step of 2**40, 600 M Parquet zeros, under a 3 GiB address space",
+              "error, exit 2, in seconds", "tests/test_address_limit.py::test_a_yaml_alias_bomb_under_the_limit"),
+    Elsewhere(None, "`epoch = \"best\"` where EarlyStopping restores another epoch (min_delta, start_from_epoch, a NaN "
+              "first monitor value)", "the epoch Keras restores; a restored NaN epoch is an error",
+              "tests/artefacts/test_early_stopping.py::test_keras_restores_the_epoch_pick_epoch_picks"),
 )
 
 
@@ -971,8 +988,12 @@ def render_limits() -> str:
         ("a config file", f"{config_file.MAX_CONFIG_BYTES // (1 << 20)} MiB"),
         ("`config.json` inside `model.keras`", (f"{keras_archive.MAX_CONFIG_BYTES // (1 << 20)} MiB uncompressed "
          "(a zip bomb is refused before it is inflated)")),
-        ("nesting of a JSON, TOML or YAML file", ("what Python's parsers can recurse into (a few hundred to a "
+        ("nesting of a config file (JSON, TOML, YAML)", (f"{config_file.MAX_CONFIG_DEPTH} levels of mappings and lists: "
+         "deeper is an error naming the key path (YAML: line and column)")),
+        ("nesting of a history or `.keras` JSON", ("what Python's parser can recurse into (a few hundred to a "
          "thousand levels): deeper is an error, never a crash")),
+        ("a value in the JSON report", ("100 levels of nesting (deeper: a note in its place); lone surrogates written "
+         "as `\\uXXXX` escapes")),
         ("an artefact being written", ("its size and modification time must not change while it is read "
          "(predictions, returns, history, config, TensorBoard events; `model.keras` not yet)")),
     ]
