@@ -44,20 +44,25 @@ Metrics:
   the same number of rows, so both give the same ranks; the reported performances differ.
 * any callable ``metric(rows_2d) -> array of N``: the general path.
 
-The named metrics take the *fast path*: per-block statistics (sum, mean and the sum of squared
-deviations ``M2`` of each block and trial, ``S x N``) are assembled per split from 0/1
-block-membership matrices by matrix products, so a split costs ``O(S N)`` (``O(S^2 N)`` for
-the Sharpe ratio's variance term), not ``O(T N)``. The variance of a half is combined with the
-equal-size form of Chan et al.'s parallel update,
-``M2_half = sum_b M2_b + (n / h) * sum_{b < b' in half} (mean_b - mean_b')**2``
-(``n`` rows per block, ``h = S/2`` blocks per half): every term is non-negative and no large
-sum of squares is subtracted from another; each trial is shifted by its own mean before the
-block statistics are taken, so block means keep their precision when a trial's mean is large
-against its spread (the Sharpe ratio adds the shift back to the mean). Splits are processed in
-chunks of complementary pairs (each half's statistics serve as in-sample of one split and
-out-of-sample of its complement) with memory bounded by ``CHUNK_ELEMENTS``. The selected
-trial's out-of-sample rank takes ``O(N)`` comparisons, not a sort. The general path calls the
-metric on the rows of each half; both paths share the selection and ranking code.
+The named metrics take the *fast path* (``cscv_blocks``): one pass over the rows, block by
+block, gives each block's sum and sum of squares per trial (``S x N``; no temporary of the
+matrix's size); a half's sums are then read from subset-sum tables (the sums over every subset
+of blocks 0-7 and of blocks 8-15: two table rows per half, no matrix product and so no BLAS
+threads), so a split costs ``O(N)``, not ``O(T N)``. Each trial is shifted by its mean, and a
+half's variance is ``sum of squares - (sum)**2 / (n h)`` about that shift (``n`` rows per block,
+``h = S/2`` blocks per half), accurate to about ``eps * max block sum of squares / min block
+M2``; a trial where that ratio exceeds ``HARD_RATIO`` (a mean large against its spread, a much
+quieter block, a constant block) is recomputed exactly in two passes over its columns and its
+halves use the equal-size form of Chan et al.'s parallel update,
+``M2_half = sum_b M2_b + (n / h) * sum_{b < b' in half} (mean_b - mean_b')**2``, where every
+term is non-negative. Splits are processed in chunks of complementary pairs (each half's
+statistics serve as in-sample of one split and out-of-sample of its complement) with work
+arrays reused from chunk to chunk and bounded by ``CHUNK_ELEMENTS``. The selected trial's
+out-of-sample rank takes ``O(N)`` comparisons, not a sort. The general path calls the metric
+on the rows of each half; both paths share the selection and ranking code.
+
+With ``resamples``, ``pbo`` also returns a band (``pbo_band``): a block-bootstrap interval for
+PBO and the share of skill-less resamples whose PBO is as low.
 
 Examples
 --------
@@ -76,8 +81,29 @@ import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from itertools import combinations, islice
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .cscv_blocks import (
+    BlockStats,
+    NotFinite,
+    PBOError,
+    Workspace,
+    block_stats,
+    complement_membership,
+    exact_hard,
+    gather_sums,
+    membership,
+    part_indices,
+    performance,
+    sharpe_scale,
+    subset_sums,
+    table_values,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .pbo_band import PBOBand
 
 __all__ = [
     "CHUNK_ELEMENTS",
@@ -91,11 +117,7 @@ __all__ = [
 ]
 
 MAX_COMBINATIONS = 10_000_000  # C(24, 12) = 2,704,156 is allowed; C(26, 13) = 10,400,600 is not
-CHUNK_ELEMENTS = 1 << 19  # float64 elements per (split x trial) work array: 4 MiB
-
-
-class PBOError(ValueError):
-    """The inputs of a PBO computation are invalid, or the metric is undefined on them."""
+CHUNK_ELEMENTS = 1 << 17  # float64 elements per (split x statistic) work array: 1 MiB
 
 
 @dataclass(frozen=True)
@@ -130,6 +152,17 @@ class PBOResult:
     rows_dropped: int
     trial_names: tuple[Hashable, ...] = field(repr=False)
     metric: str
+    band: PBOBand | None = field(default=None, repr=False)
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The band's ``(low, high)`` interval for PBO, or None without ``resamples``."""
+        return None if self.band is None else self.band.interval
+
+    @property
+    def null_share(self) -> float | None:
+        """The band's share of skill-less resamples with PBO at or below ``pbo``, or None."""
+        return None if self.band is None else self.band.null_share
 
 
 # --- metrics for the general path (also usable as ``metric=METRICS["sharpe"]``) -----------
@@ -164,7 +197,13 @@ METRICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def pbo(
-    returns, n_splits: int = 16, metric: str | Callable[[np.ndarray], np.ndarray] = "sharpe"
+    returns,
+    n_splits: int = 16,
+    metric: str | Callable[[np.ndarray], np.ndarray] = "sharpe",
+    *,
+    resamples: int | None = None,
+    seed: int = 0,
+    level: float = 0.90,
 ) -> PBOResult:
     """Probability of backtest overfitting of the trials in ``returns`` (see module docstring).
 
@@ -174,6 +213,13 @@ def pbo(
     n_splits : even int >= 2, the number S of contiguous blocks.
     metric : ``"sharpe"``, ``"mean"``, ``"sum"`` (fast path) or a callable taking a
         ``rows x N`` array and returning N performances, higher is better (general path).
+    resamples : int >= 1 or None. With a number, the result's ``band`` holds a ``level``
+        interval for PBO from as many block-bootstrap resamples, and the share of as many
+        skill-less resamples whose PBO is at or below this one (``validators.stats.pbo_band``).
+        None (the default) computes the estimate only.
+    seed : int >= 0, the resamples' seed (``numpy.random.Generator(PCG64(seed))``): the same
+        seed gives the same band, bit for bit.
+    level : the interval's coverage, strictly between 0 and 1 (default 0.90).
 
     Raises
     ------
@@ -182,6 +228,10 @@ def pbo(
     """
     S = _check_n_splits(n_splits)
     metric_name = _check_metric(metric)
+    if resamples is not None:
+        from .pbo_band import check_band_params
+
+        check_band_params(resamples, seed, level, S)
     data, names = _as_matrix(returns)
     T, N = data.shape
     if N < 2:
@@ -191,10 +241,11 @@ def pbo(
             f"n_splits={S} blocks need at least {S} rows, but returns has {T}; "
             f"use n_splits <= {T - T % 2} or more rows"
         )
-    _check_finite(data, names)
     dropped = T % S
-    data = data[dropped:]
-    n = data.shape[0] // S
+    if dropped and not np.isfinite(data[:dropped]).all():
+        raise _not_finite_error(data, names, T // S)
+    used = data[dropped:]
+    n = used.shape[0] // S
     h = S // 2
     if metric == "sharpe" and n * h < 2:
         raise PBOError(
@@ -203,10 +254,17 @@ def pbo(
         )
 
     n_comb = math.comb(S, h)
+    stats = None
+    work = Workspace()
     if isinstance(metric, str):
-        pairs = _fast_halves(data, S, metric, names)
+        try:
+            stats = block_stats(used, S, metric)
+        except NotFinite:
+            raise _not_finite_error(data, names, n) from None
+        pairs = _fast_halves(stats, names, work)
     else:
-        pairs = _general_halves(data, S, metric, names)
+        _check_finite(data, names, n)
+        pairs = _general_halves(used, S, metric, names)
     logits = np.empty(n_comb)
     is_perf = np.empty(n_comb)
     oos_perf = np.empty(n_comb)
@@ -215,19 +273,30 @@ def pbo(
     for start, half, comp in pairs:
         # Split i: in-sample = half, out-of-sample = comp; split C-1-i is its mirror image.
         first = np.arange(start, start + half.shape[0])
+        rows = np.arange(half.shape[0])
         for idx, perf_is, perf_oos in ((first, half, comp), (n_comb - 1 - first, comp, half)):
-            sel, two_rank = _select_and_rank(perf_is, perf_oos)
-            rows = np.arange(perf_is.shape[0])
+            sel, two_rank = _select_and_rank(perf_is, perf_oos, work)
             selected[idx] = sel
             is_perf[idx] = perf_is[rows, sel]
             oos_perf[idx] = perf_oos[rows, sel]
             logits[idx] = np.log(two_rank / (2 * (N + 1) - two_rank))
             at_or_below_median += int(np.count_nonzero(two_rank <= N + 1))
+    if stats is not None and stats.metric == "sharpe":
+        scale = sharpe_scale(stats)
+        is_perf *= scale
+        oos_perf *= scale
 
     for a in (logits, is_perf, oos_perf, selected):
         a.setflags(write=False)
+    estimate = at_or_below_median / n_comb
+    band = None
+    if resamples is not None:
+        from .pbo_band import pbo_band
+
+        band = pbo_band(stats if stats is not None else (used, lambda rows: pbo(rows, S, metric).pbo), S,
+                        estimate, resamples=int(resamples), seed=int(seed), level=float(level))
     return PBOResult(
-        pbo=at_or_below_median / n_comb,
+        pbo=estimate,
         logits=logits,
         is_performance=is_perf,
         oos_performance=oos_perf,
@@ -236,10 +305,11 @@ def pbo(
         probability_of_loss=float(np.count_nonzero(oos_perf < 0)) / n_comb,
         n_splits=S,
         n_combinations=n_comb,
-        n_rows_used=int(data.shape[0]),
+        n_rows_used=int(used.shape[0]),
         rows_dropped=int(dropped),
         trial_names=names,
         metric=metric_name,
+        band=band,
     )
 
 
@@ -298,18 +368,15 @@ def _as_matrix(returns) -> tuple[np.ndarray, tuple[Hashable, ...]]:
         )
     if names is None:
         names = tuple(range(data.shape[1]))
-    return np.ascontiguousarray(data), names
+    return data, names
 
 
-def _check_finite(data: np.ndarray, names: tuple) -> None:
-    bad = ~np.isfinite(data)
-    if bad.any():
-        row, col = (int(v) for v in np.argwhere(bad)[0])
-        raise PBOError(
-            f"returns has {int(bad.sum())} non-finite value(s) (NaN or inf); the first is "
-            f"{float(data[row, col])!r} at row {row}, trial {names[col]!r}: "
-            "fill or drop them before computing PBO"
-        )
+def _check_finite(data: np.ndarray, names: tuple, step: int) -> None:
+    """NaN or inf anywhere is an error naming the count and the first position (checked in
+    slices of rows: no boolean matrix of the input's size)."""
+    for start in range(0, data.shape[0], max(1, step)):
+        if not np.isfinite(data[start : start + step]).all():
+            raise _not_finite_error(data, names, step)
 
 
 def _split_index(is_blocks: tuple[int, ...], S: int) -> int:
@@ -335,13 +402,43 @@ def _undefined_split_error(names, trial: int, blocks: tuple[int, ...], S: int, n
     )
 
 
+def _not_finite_error(data: np.ndarray, names: tuple, step: int) -> PBOError:
+    """The count and first position of NaN or inf in ``data``, scanned in slices of rows; or,
+    when every value is finite, the overflow of a block's sum or sum of squares."""
+    count, first = 0, None
+    for start in range(0, data.shape[0], max(1, step)):
+        bad = ~np.isfinite(data[start : start + step])
+        k = int(np.count_nonzero(bad))
+        if k and first is None:
+            row, col = (int(v) for v in np.argwhere(bad)[0])
+            first = (start + row, col)
+        count += k
+    if first is None:
+        return PBOError(
+            "returns are so large (near 1e154 or beyond) that a block's sum or sum of squares "
+            "overflows a float64; rescale them before computing PBO"
+        )
+    row, col = first
+    return PBOError(
+        f"returns has {count} non-finite value(s) (NaN or inf); the first is "
+        f"{float(data[row, col])!r} at row {row}, trial {names[col]!r}: "
+        "fill or drop them before computing PBO"
+    )
+
+
 # --- fast path ----------------------------------------------------------------------------
 
 
 def _first_halves(S: int, chunk: int):
     """Yield (start, 0/1 membership matrix) for the splits containing block 0, in chunks."""
+    total = math.comb(S, S // 2) // 2  # the first half of the order contains block 0
+    if S <= 18:  # C(18, 9) / 2 x 18 floats: 3.5 MB, kept
+        member = membership(S)
+        for start in range(0, total, chunk):
+            yield start, member[start : start + chunk]
+        return
     it = combinations(range(S), S // 2)
-    start, total = 0, math.comb(S, S // 2) // 2  # the first half of the order contains block 0
+    start = 0
     while start < total:
         combos = np.array(list(islice(it, min(chunk, total - start))), dtype=np.intp)
         member = np.zeros((combos.shape[0], S))
@@ -350,76 +447,59 @@ def _first_halves(S: int, chunk: int):
         start += combos.shape[0]
 
 
-def _constant_half(data: np.ndarray, S: int, names: tuple) -> None:
+def _constant_half(stats: BlockStats, names: tuple) -> None:
     """Raise if some trial is constant over S/2 blocks with the same value (Sharpe 0/0)."""
-    T, N = data.shape
-    n, h = T // S, S // 2
-    blocks = data.reshape(S, n, N)
-    lo, hi = blocks.min(axis=1), blocks.max(axis=1)
-    const = lo == hi
+    S, n, h = stats.S, stats.n, stats.S // 2
+    const = stats.const
     for j in np.flatnonzero(np.count_nonzero(const, axis=0) >= h):
-        values, counts = np.unique(lo[const[:, j], j], return_counts=True)
+        values, counts = np.unique(stats.cmean[const[:, j], j], return_counts=True)
         if (counts >= h).any():
             value = values[np.argmax(counts >= h)]
-            members = np.flatnonzero(const[:, j] & (lo[:, j] == value))[:h]
+            members = np.flatnonzero(const[:, j] & (stats.cmean[:, j] == value))[:h]
             raise _undefined_split_error(
                 names,
                 int(j),
                 tuple(members),
                 S,
                 n,
-                f"zero variance (constant {float(value)!r}), so its Sharpe ratio is 0/0,",
+                f"zero variance (constant {float(value + stats.shift[j])!r}), so its Sharpe ratio is 0/0,",
             )
 
 
-def _fast_halves(data: np.ndarray, S: int, metric: str, names: tuple):
-    """Yield (start, perf_half, perf_complement) for chunks of the splits containing block 0."""
-    T, N = data.shape
-    n, h = T // S, S // 2
-    blocks = data.reshape(S, n, N)
-    if metric == "sharpe":
-        _constant_half(data, S, names)
-        # Shift each trial by its mean first: block means of the shifted rows keep their
-        # precision when a trial's mean is large against its spread.
-        shift = data.mean(axis=0)
-        blocks = blocks - shift
-    bsum = blocks.sum(axis=1)  # (S, N)
-    if metric == "sharpe":
-        bmean = bsum / n
-        bm2 = ((blocks - bmean[:, None, :]) ** 2).sum(axis=1)
-        bi, bj = np.triu_indices(S, 1)
-        pair_sq = (n / h) * (bmean[bi] - bmean[bj]) ** 2  # (S(S-1)/2, N), scaled for M2_half
-    chunk = max(1, CHUNK_ELEMENTS // N)
+def _fast_halves(stats: BlockStats, names: tuple, work: Workspace):
+    """Yield (start, perf_half, perf_complement) for chunks of the splits containing block 0
+    (views of work arrays, valid until the next chunk)."""
+    S, n = stats.S, stats.n
+    if stats.metric == "sharpe":
+        _constant_half(stats, names)
+    values, shift_term = table_values(stats)
+    tables = subset_sums(values)
+    hard = stats.metric == "sharpe" and stats.hard.any()
+    chunk = max(1, CHUNK_ELEMENTS // values.shape[1])
     for start, member in _first_halves(S, chunk):
-        both = np.concatenate([member, 1.0 - member])  # rows: halves, then their complements
-        sums = both @ bsum
-        if metric == "sum":
-            perf = sums
-        elif metric == "mean":
-            perf = sums / (n * h)
-        else:
-            # In place: perf = (shift + sums / (n h)) / sqrt(M2_half / (n h - 1)).
-            m2 = both @ bm2
-            m2 += (both[:, bi] * both[:, bj]) @ pair_sq
-            m2 *= 1.0 / (n * h - 1)
-            np.sqrt(m2, out=m2)
-            perf = sums
-            perf *= 1.0 / (n * h)
-            perf += shift
-            with np.errstate(divide="ignore", invalid="ignore"):
-                perf /= m2
-            if not np.isfinite(perf).all():  # variance underflowed though the half is not constant
-                r, j = (int(v) for v in np.argwhere(~np.isfinite(perf))[0])
-                raise _undefined_split_error(
-                    names,
-                    j,
-                    tuple(np.flatnonzero(both[r])),
-                    S,
-                    n,
-                    "variance too small to compute a Sharpe ratio",
-                )
         c = member.shape[0]
+        both = np.concatenate([member, _complement(member, S, start)])  # halves, then complements
+        perf = performance(stats, gather_sums(tables, part_indices(both), work), shift_term, work)
+        if hard:
+            exact_hard(stats, perf, both)
+        if stats.metric == "sharpe" and not np.isfinite(perf).all():
+            # variance underflowed though the half is not constant
+            r, j = (int(v) for v in np.argwhere(~np.isfinite(perf))[0])
+            raise _undefined_split_error(
+                names,
+                j,
+                tuple(np.flatnonzero(both[r])),
+                S,
+                n,
+                "variance too small to compute a Sharpe ratio",
+            )
         yield start, perf[:c], perf[c:]
+
+
+def _complement(member: np.ndarray, S: int, start: int) -> np.ndarray:
+    if S <= 18:
+        return complement_membership(S)[start : start + member.shape[0]]
+    return 1.0 - member
 
 
 # --- general path -------------------------------------------------------------------------
@@ -463,13 +543,16 @@ def _call_metric(metric, rows, N, names, half, S, n) -> np.ndarray:
 # --- shared selection, ranking, summary ---------------------------------------------------
 
 
-def _select_and_rank(perf_is: np.ndarray, perf_oos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _select_and_rank(perf_is: np.ndarray, perf_oos: np.ndarray,
+                     work: Workspace | None = None) -> tuple[np.ndarray, np.ndarray]:
     """First best in-sample trial per split, and twice its average out-of-sample rank (an int)."""
+    work = work or Workspace()
     sel = np.argmax(perf_is, axis=1)
     chosen = perf_oos[np.arange(perf_oos.shape[0]), sel][:, None]
-    worse = np.count_nonzero(perf_oos < chosen, axis=1)
-    equal = np.count_nonzero(perf_oos == chosen, axis=1)  # includes the selected trial
-    return sel, 2 * worse + equal + 1
+    mask = work.get("mask", perf_oos.shape, bool)
+    worse = np.count_nonzero(np.less(perf_oos, chosen, out=mask), axis=1)
+    at_most = np.count_nonzero(np.less_equal(perf_oos, chosen, out=mask), axis=1)  # with the selected
+    return sel, worse + at_most + 1
 
 
 def _degradation(x: np.ndarray, y: np.ndarray) -> Degradation | None:
