@@ -45,7 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--html", metavar="PATH", help="also write a self-contained HTML report with plots")
     check.add_argument("--jobs", type=int, default=0, metavar="N",
                        help="parallel processes for a sweep (default: one per core)")
-    check.add_argument("--quiet", action="store_true", help="print only the advice and the summary line")
+    check.add_argument("--rank-by", metavar="METRIC[:max|:min]",
+                       help="a sweep: order the runs by a check's observed value (METRIC a check id) or a history "
+                            "metric at its last epoch, and name the best passing run; the direction from the name "
+                            "(*_auc, *_score higher; *_loss, *_error lower) unless :max or :min says it")
+    check.add_argument("--quiet", action="store_true",
+                       help="print only the advice and the summary line (a sweep: one line per run)")
     check.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
     trials = sub.add_parser(
@@ -60,9 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     trials.add_argument("--thresholds", metavar="C1,C2,...",
                         help="comma-separated thresholds in [0.5, 1] (default 0.50, 0.51, ..., 0.70)")
     trials.add_argument("--cost", type=float, default=0.0, help="cost per unit of turnover (default 0)")
+    trials.add_argument("--index", metavar="COLUMN|none",
+                        help="the predictions' date column, written first in the returns (default: the one column "
+                             "named like an index: date, timestamp, index, ...; none: write no index column)")
     trials.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
-    kinds = sub.add_parser("kinds", help="list the check kinds and their keys")
+    kinds = sub.add_parser("kinds", help="list the check kinds and their keys, then the spec's tables and theirs")
     kinds.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
     validate = sub.add_parser("validate", help="validate a spec without reading any artefact")
@@ -228,9 +236,11 @@ def _check(args) -> int:
     if args.jobs < 0:
         raise UsageError(f"runverdict: --jobs must be 0 (one per core) or a positive number, got {args.jobs}")
     if len(args.run_dirs) > 1:
-        if args.junit or args.markdown or args.html:
-            raise UsageError("runverdict: --junit, --markdown and --html take one RUN_DIR; a sweep writes --json")
-        return _sweep(args, spec, artefacts, layout)
+        from .sweep import parse_rank_by, run_sweep
+
+        return run_sweep(args, spec, artefacts, layout, parse_rank_by(args.rank_by, spec))
+    if args.rank_by is not None:
+        raise UsageError("runverdict: --rank-by orders the runs of a sweep: give several RUN_DIRs")
     run_dir = args.run_dirs[0]
     if not os.path.isdir(run_dir):
         raise UsageError(f"runverdict: run directory {run_dir!r} not found or not a directory")
@@ -280,72 +290,11 @@ def _write_reports(args, report, code) -> int:
     return max(code, int(ExitCode.ERROR)) if failed and code < int(ExitCode.INTERNAL) else code
 
 
-_SEVERITY = {int(ExitCode.PASS): 0, int(ExitCode.FAIL): 1, int(ExitCode.ERROR): 2, int(ExitCode.INTERNAL): 3}
-
-
 def worst_exit(codes) -> int:
-    """The exit code of a sweep: internal error > error > fail > pass."""
-    return max(codes, key=lambda c: _SEVERITY.get(c, 3), default=int(ExitCode.ERROR))
+    """The exit code of a sweep: internal error > error > fail > pass (``validators.sweep.worst_exit``)."""
+    from .sweep import worst_exit as worst
 
-
-def _gate_one(spec, run_dir, baseline, artefacts=None, layout=None):
-    """Evaluate one run of a sweep in a worker process: (text, JSON-able report, exit code)."""
-    import os
-
-    from .reports.jsonreport import report_dict
-    from .reports.text import render
-
-    try:
-        if not os.path.isdir(run_dir):
-            return f"runverdict: run directory {run_dir!r} not found\n", None, int(ExitCode.ERROR)
-        from .gate import evaluate
-
-        report = evaluate(spec, run_dir, baseline_dir=baseline, artefacts=artefacts, layout=layout)
-        return render(report), report_dict(report), int(report.exit_code)
-    except Exception as exc:  # noqa: BLE001 - a bug in one run must not hide the others
-        return f"runverdict: internal error on {run_dir}: {type(exc).__name__}: {exc}\n", None, 3
-
-
-def _sweep(args, spec, artefacts=None, layout=None) -> int:
-    import json
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    from .reports.atomic import write_atomic
-
-    jobs = min(args.jobs or os.cpu_count() or 1, len(args.run_dirs))  # never more workers than runs
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            n = len(args.run_dirs)
-            outcomes = list(pool.map(_gate_one, [spec] * n, args.run_dirs, [args.baseline] * n,
-                                     [artefacts] * n, [layout] * n))
-    else:
-        outcomes = [_gate_one(spec, d, args.baseline, artefacts, layout) for d in args.run_dirs]
-    if not args.quiet:
-        for text, _, _ in outcomes:
-            sys.stdout.write("\n".join(map(safe, text.split("\n"))) + "\n")
-    ids = [c.id for c in spec.checks]
-    width = max(len(d) for d in args.run_dirs)
-    sys.stdout.write(safe(f"{'RUN':<{width}}  VERDICT  " + "  ".join(ids)) + "\n")
-    for run_dir, (_, data, code) in zip(args.run_dirs, outcomes):
-        statuses = {c["id"]: c["status"] for c in data["checks"]} if data else {}
-        verdict = data["verdict"] if data else "error"
-        cells = "  ".join(f"{statuses.get(i, '-'):<{len(i)}}" for i in ids)
-        sys.stdout.write(safe(f"{run_dir:<{width}}  {verdict:<7}  {cells}") + "\n")
-    code = worst_exit([c for _, _, c in outcomes])
-    sys.stdout.write(f"{len(outcomes)} runs; exit {code} (the worst of them)\n")
-    if args.json:
-        runs = [data if data is not None else  # not checked at all: still say which run, and why
-                {"run": {"path": os.path.abspath(run_dir)}, "verdict": "error", "exit_code": c,
-                 "message": text.strip()}
-                for run_dir, (text, data, c) in zip(args.run_dirs, outcomes)]
-        body = {"sweep": True, "exit_code": code, "runs": runs}
-        try:
-            write_atomic(args.json, json.dumps(body, indent=2, allow_nan=False) + "\n")
-        except OSError as exc:
-            print(safe(f"runverdict: cannot write the report {args.json!r}: {exc.strerror or exc}"), file=sys.stderr)
-            return worst_exit([code, int(ExitCode.ERROR)])
-    return code
+    return worst(codes)
 
 
 def _kinds(args) -> int:
@@ -360,7 +309,43 @@ def _kinds(args) -> int:
             print(f"  {p.name} ({p.type}, {req}): {p.doc}")
         if kind.bounded:
             print("  gt / ge / lt / le (number): the bound; at least one")
+    print()
+    sys.stdout.write("".join(line + "\n" for line in spec_table_lines()))
     return 0
+
+
+def spec_table_lines() -> list[str]:
+    """The spec's tables and their keys, from the tables the spec's parser itself checks against."""
+    from .advice import CONDITION_KEYS, RULE_KEYS, VERDICTS
+    from .artefacts.layout import DECLARABLE_ARTEFACTS, ROLE_TABLES, ROLE_VALUES
+    from .decision import ACTIONS
+    from .result import SEVERITIES, STATUSES
+    from .spec import BASELINE_KEYS, COMMON_KEYS, TOP_LEVEL_KEYS, TRIALS_KEYS
+
+    tables = {
+        "name": ["name = \"...\": the gate's name in every report (default: the spec file's name)"],
+        "description": ["description = \"...\": free text"],
+        "artefacts": [("[artefacts]: where each artefact is in a run, PATH relative to the run (a glob must match one "
+                      "path); overridden by --artefact NAME=PATH"),
+                      "  keys: " + ", ".join(f"{a} = \"PATH\"" for a in DECLARABLE_ARTEFACTS)],
+        "layout": ["[layout]: which column or config key plays each role; overridden by --layout KEY=VALUE",
+                   "  tables: " + ", ".join(f"{t} = {{ NAME = \"...\" }}" for t in ROLE_TABLES),
+                   "  values: " + ", ".join(f"{v} = \"COLUMN\" | \"none\"" for v in ROLE_VALUES)],
+        "trials": ["[trials]: build the strategy trials from the predictions instead of reading returns.csv",
+                   "  keys: " + ", ".join(TRIALS_KEYS)],
+        "baseline": ["[baseline]: how --baseline is used", "  keys: " + ", ".join(BASELINE_KEYS)],
+        "check": ["[[check]]: one check; the keys of every check, then those of its kind (above)",
+                  "  keys: " + ", ".join(COMMON_KEYS) + f"; severity: {', '.join(SEVERITIES)}"],
+        "advice": ["[[advice]]: a rule triggered when all its conditions hold",
+                   "  keys: " + ", ".join(RULE_KEYS) + " (a list of conditions, one kind each)"]
+                  + [f"  condition {kind}: {', '.join(keys)}" for kind, keys in CONDITION_KEYS.items()]
+                  + [f"  verdict and baseline values: {', '.join(VERDICTS)}; status values: {', '.join(STATUSES)}",
+                     f"  decision values (the decision actions): {', '.join(ACTIONS)}"],
+    }
+    lines = ["Spec tables and keys:"]
+    for key in TOP_LEVEL_KEYS:
+        lines += tables.get(key, [f"{key}: (not described here: a bug, please report it)"])
+    return lines
 
 
 def _trials(args) -> int:
@@ -388,24 +373,96 @@ def _trials(args) -> int:
     except ValueError as exc:
         raise UsageError(f"runverdict: --cost: {exc}") from None
     source = args.predictions
-    if os.path.isdir(source):
-        run = Run(source, prediction_columns=[args.probability_column, args.return_column])
-    else:
-        run = Run(os.path.dirname(source) or ".", {"predictions": os.path.basename(source)},
-                  [args.probability_column, args.return_column])
-    probability = run.column(args.probability_column)
-    forward = run.column(args.return_column)
+    if not os.path.exists(source):
+        raise UsageError(f"runverdict: {source!r} not found: give a predictions file or a run directory holding one")
+    try:
+        if os.path.isdir(source):
+            run = Run(source, prediction_columns=[args.probability_column, args.return_column])
+        else:
+            run = Run(os.path.dirname(source) or ".", {"predictions": os.path.basename(source)},
+                      [args.probability_column, args.return_column])
+        probability = _trials_column(run, args.probability_column, "--probability-column")
+        forward = _trials_column(run, args.return_column, "--return-column")
+        index = _trials_index(probability.path, args.index)
+    except ArtefactError as exc:
+        raise _without_spec(exc, source) from None
     try:
         frame = threshold_trials(probability.values, forward.values, thresholds, args.cost)
     except ValueError as exc:
         raise ArtefactError(probability.path, f"cannot build trials: {exc}") from None
+    if index is not None:
+        frame.insert(0, index[0], index[1])
     try:
         write_atomic(args.out, frame.to_csv(index=False, float_format="%.17g"))
     except OSError as exc:
         print(safe(f"runverdict: cannot write {args.out!r}: {exc.strerror or exc}"), file=sys.stderr)
         return int(ExitCode.ERROR)
-    print(safe(f"{args.out}: {frame.shape[1]} trials x {frame.shape[0]} periods from {probability.path}"))
+    trials = frame.shape[1] - (index is not None)
+    said = (f"; first column {index[0]!r}, the predictions' {index[2]}" if index is not None else
+            "; no index column (the predictions have no column named like one)" if args.index is None else
+            "; no index column (--index none)")
+    print(safe(f"{args.out}: {trials} trials x {frame.shape[0]} periods from {probability.path}{said}"))
     return 0
+
+
+def _trials_column(run, name, option):
+    from .errors import ArtefactError
+
+    try:
+        return run.column(name)
+    except ArtefactError as exc:
+        exc.trials_option = option  # which option settles it, for _without_spec
+        raise
+
+
+def _without_spec(exc, source):
+    """``runverdict trials`` has no spec: a hint to declare something "in the spec" names its own option."""
+    import os
+
+    from .errors import ArtefactError
+
+    hint = exc.hint
+    if hint and "in the spec" in hint:
+        option = getattr(exc, "trials_option", None)
+        hint = (f"give the column: {option} COLUMN" if option is not None and "--layout" in hint else
+                f"give the predictions file itself: runverdict trials {os.path.join(source, 'FILE')} --out ...")
+    return ArtefactError(exc.path, exc.message, line=exc.line, column=exc.column, offset=exc.offset, hint=hint)
+
+
+def _trials_index(path, declared):
+    """``(name, values, what it holds)`` of the predictions' index column (returns.csv's first column), or None.
+
+    Declared with ``--index COLUMN`` (``none``: no index), else the one column named like an index
+    (``date``, ``timestamp``, ``index``, ...; ``validators.artefacts.returns.INDEX_NAMES``) that holds
+    dates, timestamps or a counter; two such columns are refused, naming both."""
+    from .artefacts.returns import KIND_WORDS, detect_kind, named_like_index
+    from .artefacts.tables import read_header, read_table
+    from .errors import ArtefactError
+
+    if declared == "none":
+        return None
+    header = read_header(path)
+    if declared is not None:
+        if declared not in header:
+            raise ArtefactError(path, f"--index {declared!r} is not a column; found "
+                                + ", ".join(repr(c) for c in header), line=1)
+        names = [declared]
+    else:
+        names = [c for c in header if named_like_index(c)]
+    if not names:
+        return None
+    if len(names) > 1:
+        raise ArtefactError(path, "two columns look like the date index: " + " and ".join(repr(c) for c in names),
+                            line=1, hint="say which: --index COLUMN, or --index none")
+    name = names[0]
+    array = read_table(path, [name]).columns[name]
+    kind = detect_kind(array)
+    if kind is None:
+        why = "given as --index" if declared is not None else "named like an index"
+        raise ArtefactError(path, f"column {name!r} ({why}) holds no dates, timestamps or counter",
+                            line=1, hint="say which column is the index: --index COLUMN, or --index none")
+    values = array.to_pandas() if getattr(array.type, "tz", None) is None else array.to_pandas().astype(str)
+    return name, values.to_numpy(), KIND_WORDS.get(kind, kind)
 
 
 def _validate(args) -> int:

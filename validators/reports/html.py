@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import GateError
+from ..result import MUST, PASS
 from .atomic import write_atomic
 from .markdown import (
     advice_of,
@@ -126,20 +127,33 @@ footer{margin-top:30px;color:var(--muted);font-size:12px}
 """
 
 
-def to_html(report) -> str:
-    """The whole report as one self-contained HTML document."""
-    anchors = {r.id: f"check-{i}-{re.sub(r'[^A-Za-z0-9_.-]', '_', printable(r.id))}"
-               for i, r in enumerate(report.results)}
+def check_anchor(index: int, check_id) -> str:
+    """The ``id`` of the checks table's row for the ``index``-th result (in the gate's order)."""
+    return f"check-{index}-{re.sub(r'[^A-Za-z0-9_.-]', '_', printable(check_id))}"
+
+
+def report_body(report) -> str:
+    """Every section of the report (banner to footer), the body of ``to_html`` and of a sweep's run section."""
+    anchors = {r.id: check_anchor(i, r.id) for i, r in enumerate(report.results)}
     body = [_header(report), _decision(report), _advice(report), _checks_table(report, anchors)]
     body += [_prediction_plots(report, anchors), _history_plots(report, anchors), _pbo_plots(report, anchors)]
     body += [_baseline_table(report), _footer(report)]
-    title = f"runverdict {report.verdict.upper()}: {report.spec.name} on {report.run_dir}"
+    return "\n".join(part for part in body if part)
+
+
+def page(title: str, body: str, css: str = "") -> str:
+    """A self-contained HTML document: the Content-Security-Policy forbids every fetch."""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
             "style-src 'unsafe-inline'; img-src data:\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<link rel=\"icon\" href=\"data:,\"><title>{h(title)}</title><style>{CSS}</style></head>\n"
-            "<body><main>\n" + "\n".join(part for part in body if part) + "\n</main></body></html>\n")
+            f"<link rel=\"icon\" href=\"data:,\"><title>{h(title)}</title><style>{CSS}{css}</style></head>\n"
+            "<body><main>\n" + body + "\n</main></body></html>\n")
+
+
+def to_html(report) -> str:
+    """The whole report as one self-contained HTML document."""
+    return page(f"runverdict {report.verdict.upper()}: {report.spec.name} on {report.run_dir}", report_body(report))
 
 
 def write_html(report, path) -> None:
@@ -199,7 +213,7 @@ def _checks_table(report, anchors) -> str:
     head = ["Status", "Check", "Observed"] + (["Baseline"] if comparison is not None else []) + ["Bound", "Message"]
     out = ['<section id="checks"><h2>Checks</h2><table><thead><tr>'
            + "".join(f"<th>{c}</th>" for c in head) + "</tr></thead><tbody>"]
-    for r in report.results:
+    for r in failing_first(report.results):
         cls = status_class(r)
         cells = [f'<td><span class="badge {cls}">{h(status_label(r))}</span></td>',
                  f'<td><code>{h(r.id)}</code><div class="desc">{h(r.kind)}, {h(r.severity)}</div>'
@@ -218,6 +232,16 @@ def _checks_table(report, anchors) -> str:
         out.append(f'<tr id="{h(anchors[r.id])}" class="{cls}">' + "".join(cells) + "</tr>")
     out.append("</tbody></table></section>")
     return "\n".join(out)
+
+
+def failing_first(results) -> list:
+    """Must checks that failed or erred, then nice ones that did not pass, then the passes; stable."""
+    def group(r):
+        if r.status == PASS:
+            return 2
+        return 0 if r.severity == MUST else 1
+
+    return sorted(results, key=group)
 
 
 def _evidence_text(evidence) -> str:

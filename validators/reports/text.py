@@ -34,6 +34,17 @@ def format_observed(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def not_compared(result) -> bool:
+    """A ``delta`` check that passed without a baseline (``[baseline] allow_first_run``): nothing observed."""
+    evidence = result.evidence if isinstance(result.evidence, dict) else {}
+    return result.observed is None and evidence.get("compared") is False
+
+
+def observed_cell(result) -> str:
+    """The OBSERVED column: the value, ``not compared`` for a delta check judged without a baseline."""
+    return "not compared" if not_compared(result) else format_observed(result.observed)
+
+
 def render(report, colour: bool = False) -> str:
     def paint(text, key):
         return f"{_COLOURS[key]}{text}{_RESET}" if colour else text
@@ -43,7 +54,7 @@ def render(report, colour: bool = False) -> str:
         label = r.status.upper()
         if r.severity != MUST and r.status != PASS:
             label += "*"
-        rows.append((label, r.status, safe(r.id), format_observed(r.observed), safe(r.bound), safe(r.message)))
+        rows.append((label, r.status, safe(r.id), observed_cell(r), safe(r.bound), safe(r.message)))
     w_status = max([6] + [len(x[0]) for x in rows])
     w_id = max([5] + [len(x[2]) for x in rows])
     w_obs = max([8] + [len(x[3]) for x in rows])
