@@ -80,6 +80,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations, islice
 from typing import TYPE_CHECKING
 
@@ -117,7 +118,7 @@ __all__ = [
 ]
 
 MAX_COMBINATIONS = 10_000_000  # C(24, 12) = 2,704,156 is allowed; C(26, 13) = 10,400,600 is not
-CHUNK_ELEMENTS = 1 << 17  # float64 elements per (split x statistic) work array: 1 MiB
+CHUNK_ELEMENTS = 1 << 16  # float64 elements per (split x statistic) work array: 512 KiB
 
 
 @dataclass(frozen=True)
@@ -479,7 +480,7 @@ def _fast_halves(stats: BlockStats, names: tuple, work: Workspace):
     for start, member in _first_halves(S, chunk):
         c = member.shape[0]
         both = np.concatenate([member, _complement(member, S, start)])  # halves, then complements
-        perf = performance(stats, gather_sums(tables, part_indices(both), work), shift_term, work)
+        perf = performance(stats, gather_sums(tables, _table_rows(both, S, start), work), shift_term, work)
         if hard:
             exact_hard(stats, perf, both)
         if stats.metric == "sharpe" and not np.isfinite(perf).all():
@@ -494,6 +495,23 @@ def _fast_halves(stats: BlockStats, names: tuple, work: Workspace):
                 "variance too small to compute a Sharpe ratio",
             )
         yield start, perf[:c], perf[c:]
+
+
+def _table_rows(both: np.ndarray, S: int, start: int) -> np.ndarray:
+    """The subset-table rows of a chunk's halves and complements (kept per S up to 18)."""
+    if S > 18:
+        return part_indices(both)
+    first, comp = _split_table_rows(S)
+    c = both.shape[0] // 2
+    return np.concatenate([first[start : start + c], comp[start : start + c]])
+
+
+@lru_cache(maxsize=8)
+def _split_table_rows(S: int) -> tuple[np.ndarray, np.ndarray]:
+    out = part_indices(membership(S)), part_indices(complement_membership(S))
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 def _complement(member: np.ndarray, S: int, start: int) -> np.ndarray:

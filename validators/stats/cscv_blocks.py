@@ -175,11 +175,15 @@ def subset_sums(values: np.ndarray, mult=None) -> list[np.ndarray]:
     S, M = values.shape
     tables = []
     for k0 in range(0, S, PART):
-        table = np.zeros((1, M))
-        for k in range(k0, min(k0 + PART, S)):
-            m = 1 if mult is None else int(mult[k])
-            if m:
-                table = np.concatenate([table] + [table + c * values[k] for c in range(1, m + 1)])
+        blocks = range(k0, min(k0 + PART, S))
+        counts = [1 if mult is None else int(mult[k]) for k in blocks]
+        table = np.empty((math.prod(c + 1 for c in counts), M))  # filled in place: no intermediate tables
+        table[0] = 0.0
+        size = 1
+        for k, m in zip(blocks, counts):
+            for c in range(1, m + 1):
+                np.add(table[:size], values[k] if c == 1 else c * values[k], out=table[c * size : (c + 1) * size])
+            size *= m + 1
         tables.append(table)
     return tables
 
