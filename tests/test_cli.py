@@ -322,3 +322,132 @@ def test_a_full_stdout_is_exit_2_with_a_message_not_an_internal_error():
                               text=True, check=False)
     assert done.returncode == 2, done.stderr
     assert "cannot write the report to standard output" in done.stderr and "internal error" not in done.stderr
+
+
+# -- first contact (issue 14) ------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+OTHER_RUN = ROOT / "fixtures" / "other_pipeline" / "runs" / "fixed_relu"
+
+
+def test_kinds_lists_the_spec_tables_from_the_code(capsys):
+    from validators.advice import CONDITION_KEYS, RULE_KEYS
+    from validators.artefacts.layout import DECLARABLE_ARTEFACTS, LAYOUT_KEYS
+    from validators.decision import ACTIONS
+    from validators.spec import BASELINE_KEYS, COMMON_KEYS, TOP_LEVEL_KEYS, TRIALS_KEYS
+
+    assert cli.main(["kinds"]) == 0
+    out = capsys.readouterr().out
+    tables = out.split("Spec tables and keys:\n", 1)[1]
+    assert "not described here" not in tables
+    for key in TOP_LEVEL_KEYS:
+        assert f"[{key}]" in tables or f"[[{key}]]" in tables or tables.count(f"{key} = ") >= 1, key
+    sections = {line.split(":")[0]: line for line in tables.splitlines() if line.startswith("[")}
+    assert set(sections) == {"[artefacts]", "[layout]", "[trials]", "[baseline]", "[[check]]", "[[advice]]"}
+
+    def block(name):
+        return tables.split(name, 1)[1].split("\n[", 1)[0]
+
+    assert all(f"{a} = \"PATH\"" in block("[artefacts]") for a in DECLARABLE_ARTEFACTS)
+    assert all(k in block("[layout]") for k in LAYOUT_KEYS)
+    assert all(k in block("[trials]") for k in TRIALS_KEYS)
+    assert all(k in block("[baseline]") for k in BASELINE_KEYS)
+    assert all(k in block("[[check]]") for k in COMMON_KEYS)
+    advice = block("[[advice]]")
+    assert all(k in advice for k in RULE_KEYS)
+    for kind, keys in CONDITION_KEYS.items():
+        assert f"  condition {kind}: {', '.join(keys)}\n" in advice
+    assert f"decision values (the decision actions): {', '.join(ACTIONS)}" in advice
+
+
+def test_a_delta_check_not_compared_says_so_in_the_terminal(capsys):
+    run = ROOT / "fixtures" / "runs" / "run3_relu"
+    assert cli.main(["check", str(run), "--spec", str(SHIPPED_SPEC), "--json", os.devnull]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if " direction-auc-vs-baseline " in line)
+    assert line.split()[:3] == ["PASS", "direction-auc-vs-baseline", "not"]
+    assert "not compared" in line and " - " not in line
+
+
+def test_a_delta_check_not_compared_keeps_observed_null_in_the_json(tmp_path, capsys):
+    path = tmp_path / "v.json"
+    assert cli.main(["check", str(OTHER_RUN), "--spec", str(SHIPPED_SPEC), "--json", str(path), "--quiet"]) == 0
+    check = next(c for c in json.loads(path.read_text())["checks"] if c["id"] == "direction-auc-vs-baseline")
+    assert check["observed"] is None and check["evidence"]["compared"] is False and check["status"] == "pass"
+
+
+def test_html_lists_failing_checks_first_must_before_nice(tmp_path):
+    run = ROOT / "fixtures" / "other_pipeline" / "runs" / "weak_auc"
+    path = tmp_path / "r.html"
+    assert cli.main(["check", str(run), "--spec", str(SHIPPED_SPEC), "--html", str(path), "--json",
+                     str(tmp_path / "r.json")]) == 1
+    import re
+
+    doc = json.loads((tmp_path / "r.json").read_text())
+    rows = re.findall(r'<tr id="check-(\d+)-[^"]*" class="(\w+)">', path.read_text(encoding="utf-8"))
+    order = [doc["checks"][int(i)] for i, _ in rows]
+    groups = [0 if c["status"] != "pass" and c["severity"] == "must" else 1 if c["status"] != "pass" else 2
+              for c in order]
+    assert groups == sorted(groups) and groups[0] == 0 and 1 in groups  # must fails, nice fails, passes
+    for g in (0, 1, 2):  # stable: the spec's order within each group
+        positions = [int(i) for (i, _), group in zip(rows, groups) if group == g]
+        assert positions == sorted(positions)
+    assert [c["id"] for c in order[:2]] == ["direction-auc", "direction-auc-exact"]
+
+
+def test_trials_keeps_the_date_index_of_another_teams_predictions(tmp_path, capsys):
+    import pandas as pd
+
+    from validators.artefacts.returns import read_returns
+
+    out = tmp_path / "returns.csv"
+    code = cli.main(["trials", str(OTHER_RUN), "--return-column", "close_return", "--out", str(out)])
+    assert code == 0
+    said = capsys.readouterr().out
+    assert "first column 'date', the predictions' dates" in said
+    written = pd.read_csv(out)
+    predictions = pd.read_csv(OTHER_RUN / "predictions.csv")
+    assert written.columns[0] == "date" and list(written["date"]) == list(predictions["date"])
+    returns = read_returns(out)
+    assert returns.index_column == "date" and returns.index_kind == "dates"
+    assert len(returns.names) == 21 and returns.period == (predictions["date"].iloc[0], predictions["date"].iloc[-1])
+    # the bundled runs name it "timestamp"; --index none writes no index column
+    code = cli.main(["trials", str(ROOT / "fixtures" / "runs" / "run3_relu"), "--out", str(out)])
+    assert code == 0 and pd.read_csv(out).columns[0] == "timestamp"
+    assert cli.main(["trials", str(ROOT / "fixtures" / "runs" / "run3_relu"), "--out", str(out), "--index", "none"]) == 0
+    assert pd.read_csv(out).columns[0] == "c=0.5"
+
+
+def test_trials_from_a_made_run_with_its_own_date_name(tmp_path, capsys):
+    import pandas as pd
+
+    from validators.artefacts.returns import read_returns
+
+    predictions = pd.read_csv(make_run(tmp_path / "plain") / "predictions.csv")
+    predictions.insert(0, "Date", pd.date_range("2022-01-03", periods=len(predictions), freq="D").strftime("%Y-%m-%d"))
+    run = make_run(tmp_path / "dated", predictions=predictions)
+    out = tmp_path / "returns.csv"
+    assert cli.main(["trials", str(run / "predictions.csv"), "--out", str(out)]) == 0
+    assert read_returns(out).index_column == "Date"
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--return-column", "nope"], "give the column: --return-column COLUMN"),
+    (["--probability-column", "nope", "--return-column", "close_return"], "give the column: --probability-column"),
+    (["--return-column", "close_return", "--index", "direction"], "--index COLUMN, or --index none"),
+    (["--return-column", "close_return", "--index", "nope"], "--index 'nope' is not a column"),
+])
+def test_trials_messages_never_say_in_the_spec(tmp_path, capsys, argv, said):
+    code = cli.main(["trials", str(OTHER_RUN), "--out", str(tmp_path / "r.csv"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and said in err, err
+    assert "in the spec" not in err and "[layout]" not in err
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_trials_on_a_folder_without_predictions_says_what_to_give(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = cli.main(["trials", str(tmp_path / "empty"), "--out", str(tmp_path / "r.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "give the predictions file itself: runverdict trials" in err
+    assert "in the spec" not in err
+    assert cli.main(["trials", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r.csv")]) == 4
