@@ -975,7 +975,7 @@ def render_table() -> str:
 
 
 def render_limits() -> str:
-    from validators.artefacts import config_file, history, keras_archive, tables
+    from validators.artefacts import config_file, history, keras_archive, tables, tensorboard
 
     gib = tables.MAX_FILE_BYTES / (1 << 30)
     rows_ = [
@@ -994,6 +994,8 @@ def render_limits() -> str:
          "thousand levels): deeper is an error, never a crash")),
         ("a value in the JSON report", ("100 levels of nesting (deeper: a note in its place); lone surrogates written "
          "as `\\uXXXX` escapes")),
+        ("a TensorBoard epoch scalar", (f"step below {tensorboard.MAX_EPOCHS:,}".replace(",", " ") + ": a step at or "
+         "beyond is refused as the event file is read (file, step and byte offset)")),
         ("an artefact being written", ("its size and modification time must not change while it is read "
          "(predictions, returns, history, config, TensorBoard events; `model.keras` not yet)")),
     ]
