@@ -373,3 +373,50 @@ def test_public_api_is_the_function():
     from validators import pbo as public
 
     assert callable(public) and public is pbo
+
+
+# --- the fast path's numerics and memory -----------------------------------------------------
+
+
+def test_fortran_ordered_and_strided_inputs_give_the_same_result():
+    X = np.random.default_rng(12).standard_normal((163, 9))
+    ref = pbo(X, 8)
+    for variant in (np.asfortranarray(X), np.repeat(X, 2, axis=1)[:, ::2], pd.DataFrame(X)):
+        other = pbo(variant, 8)
+        assert other.pbo == ref.pbo
+        np.testing.assert_array_equal(other.logits, ref.logits)
+
+
+@pytest.mark.parametrize("scale", [1e-2, 1e-4])
+def test_a_much_quieter_block_takes_the_exact_path(scale):
+    # Block 3 of trial 1 is far quieter than its others, trial 4's mean far above its spread: the
+    # largest block sum of squares (about 0) exceeds HARD_RATIO times the smallest block M2.
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((96, 5))
+    X[36:48, 1] *= scale
+    X[:, 4] = 50.0 + 1e-3 * rng.standard_normal(96)  # a mean far above the spread
+    from validators.stats.cscv_blocks import block_stats
+
+    assert block_stats(X, 8, "sharpe").hard.tolist() == [False, True, False, False, True]
+    assert_matches(pbo(X, 8), reference_pbo(X, 8, METRICS["sharpe"]), rtol=1e-11)
+
+
+def test_values_whose_squares_overflow_are_an_error():
+    X = np.random.default_rng(0).standard_normal((64, 3))
+    X[:, 1] *= 1e160
+    with pytest.raises(PBOError, match="overflows a float64"):
+        pbo(X, 4)
+
+
+def test_memory_beyond_the_input_is_a_small_share_of_it():
+    import tracemalloc
+
+    X = np.random.default_rng(0).standard_normal((4000, 500))  # 16 MB
+    pbo(X[:160, :4], 16)  # caches filled
+    tracemalloc.start()
+    try:
+        pbo(X, 16)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.5 * X.nbytes
