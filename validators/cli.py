@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from . import __version__
-from .errors import GateError, SpecError, UsageError
+from .errors import ArtefactError, GateError, SpecError, UsageError
 from .exitcodes import ExitCode
 from .reports.terminal import safe
 
@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="run a gate spec on a run directory",
                            description="Run every check of SPEC on RUN_DIR and print the verdict.")
     check.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
-                       help="the run directory (predictions.csv, history.csv, ...); several for a sweep")
+                       help="the run directory (predictions.csv, history.csv, ...), an MLflow run (runs:/RUN_ID) or "
+                            "an object-store prefix (s3://, gs://, file://, memory://); several for a sweep")
     check.add_argument("--spec", required=True, metavar="SPEC", help="gate spec (TOML), e.g. checks/run3.toml")
     check.add_argument("--baseline", metavar="BASELINE_DIR",
                        help="compare with this run: deltas, delta checks and the spec's advice")
@@ -51,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "(*_auc, *_score higher; *_loss, *_error lower) unless :max or :min says it")
     check.add_argument("--quiet", action="store_true",
                        help="print only the advice and the summary line (a sweep: one line per run)")
+    check.add_argument("--mlflow-uri", metavar="URI",
+                       help="the MLflow tracking store of runs:/RUN_ID locations (default: $MLFLOW_TRACKING_URI)")
+    check.add_argument("--mlflow-log", action="store_true",
+                       help="write the verdict back to the MLflow run: runverdict.* tags and the reports under "
+                            "runverdict/")
+    check.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="a sweep: judge the runs as tasks on this Dask distributed scheduler")
     check.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
     trials = sub.add_parser(
@@ -229,10 +237,16 @@ def _check(args) -> int:
 
     from .spec import load_spec
 
+    from .sources import is_remote
+
     spec = load_spec(args.spec)
     artefacts, layout = layout_overrides(args)
-    if args.baseline is not None and not os.path.isdir(args.baseline):
+    if args.baseline is not None and not is_remote(args.baseline) and not os.path.isdir(args.baseline):
         raise UsageError(f"runverdict: baseline directory {args.baseline!r} not found or not a directory")
+    if args.mlflow_log and not all(str(d).startswith(("runs:", "mlflow:")) for d in args.run_dirs):
+        raise UsageError("runverdict: --mlflow-log writes the verdict back to an MLflow run: give runs:/RUN_ID")
+    if args.scheduler is not None and len(args.run_dirs) < 2:
+        raise UsageError("runverdict: --scheduler runs a sweep on a Dask cluster: give several runs")
     if args.jobs < 0:
         raise UsageError(f"runverdict: --jobs must be 0 (one per core) or a positive number, got {args.jobs}")
     if len(args.run_dirs) > 1:
@@ -242,19 +256,49 @@ def _check(args) -> int:
     if args.rank_by is not None:
         raise UsageError("runverdict: --rank-by orders the runs of a sweep: give several RUN_DIRs")
     run_dir = args.run_dirs[0]
-    if not os.path.isdir(run_dir):
+    if not is_remote(run_dir) and not os.path.isdir(run_dir):
         raise UsageError(f"runverdict: run directory {run_dir!r} not found or not a directory")
+    from contextlib import ExitStack
+
     from .gate import evaluate
     from .reports.text import render, use_colour
+    from .sources import local_copy, options_from, relabel
 
-    report = evaluate(spec, run_dir, baseline_dir=args.baseline, artefacts=artefacts, layout=layout)
-    text = render(report, colour=use_colour(sys.stdout))
-    if args.quiet:  # the advice and the summary line
-        from .reports.text import advice_lines
+    options = options_from(args)
+    with ExitStack() as stack:  # a remote run's copy lives until its reports are written
+        try:
+            local, fetched = stack.enter_context(local_copy(run_dir, spec, options))
+            base_local, base_fetched = (stack.enter_context(local_copy(args.baseline, spec, options))
+                                        if args.baseline is not None else (None, None))
+        except ArtefactError as exc:
+            print(safe(f"runverdict: {exc}"), file=sys.stderr)
+            return int(ExitCode.ERROR)
+        declared = {**(fetched.artefacts if fetched else {}), **(artefacts or {})} or None
+        report = evaluate(spec, local, baseline_dir=base_local, artefacts=declared, layout=layout,
+                          baseline_artefacts=base_fetched.artefacts if base_fetched else None)
+        report = relabel(report, fetched, base_fetched)
+        text = render(report, colour=use_colour(sys.stdout))
+        if args.quiet:  # the advice and the summary line
+            from .reports.text import advice_lines
 
-        text = "".join(line + "\n" for line in advice_lines(report)) + text.splitlines()[-1] + "\n"
-    sys.stdout.write(text)
-    return _write_reports(args, report, int(report.exit_code))
+            text = "".join(line + "\n" for line in advice_lines(report)) + text.splitlines()[-1] + "\n"
+        sys.stdout.write(text)
+        code = _write_reports(args, report, int(report.exit_code))
+        if args.mlflow_log:
+            code = _log_to_mlflow(args, fetched, report, code)
+        return code
+
+
+def _log_to_mlflow(args, fetched, report, code) -> int:
+    """--mlflow-log: the verdict as tags on the run, the reports as its artifacts under runverdict/."""
+    from .sources.mlflow_run import log_verdict
+
+    try:
+        log_verdict(fetched, report, code, reports=[p for p in (args.json, args.html, args.junit, args.markdown) if p])
+    except ArtefactError as exc:
+        print(safe(f"runverdict: --mlflow-log: {exc}"), file=sys.stderr)
+        return max(code, int(ExitCode.ERROR)) if code < int(ExitCode.INTERNAL) else code
+    return code
 
 
 def _write_reports(args, report, code) -> int:

@@ -31,6 +31,7 @@ class GateReport:
     notes: tuple = ()  # what else the layout checked (histories that agree)
     decision: object | None = None  # validators.decision.Decision: promote, keep-baseline or investigate
     advice_warnings: tuple = ()  # advice conditions that could not be evaluated, one line each
+    source: dict | None = None  # a remote run: its location and every object fetched (validators.sources)
 
     def layout_lines(self) -> list[str]:
         """How the run's layout was found: one line per artefact, one per role bound by convention."""

@@ -85,18 +85,39 @@ def rank_value(report, rank_by: RankBy) -> tuple[float | None, str]:
     return value, f"{rank_by.metric} at epoch {epoch} (the last)"
 
 
-def evaluate_one(spec, run_dir, baseline=None, artefacts=None, layout=None, formats=(), rank_by=None) -> RunOutcome:
-    """Judge one run of a sweep (in a worker process) and render what the sweep needs of it."""
-    from .reports.jsonreport import report_dict
-    from .reports.text import render
+def evaluate_one(spec, run_dir, baseline=None, artefacts=None, layout=None, formats=(), rank_by=None,
+                 options=None) -> RunOutcome:
+    """Judge one run of a sweep (in a worker process; a remote run is fetched there) and render what
+    the sweep needs of it."""
+    from .errors import ArtefactError
+    from .sources import is_remote, local_copy
 
     try:
-        if not os.path.isdir(run_dir):
+        if not is_remote(run_dir) and not os.path.isdir(run_dir):
             return RunOutcome(run_dir, f"runverdict: run directory {run_dir!r} not found\n", None, int(ExitCode.ERROR),
                               value_note="not checked")
-        from .gate import evaluate
+        try:
+            with local_copy(run_dir, spec, options) as (local, fetched):
+                return _judged(spec, run_dir, local, fetched, baseline, artefacts, layout, formats, rank_by, options)
+        except ArtefactError as exc:  # the remote run could not be fetched
+            return RunOutcome(run_dir, safe(f"runverdict: {exc}") + "\n", None, int(ExitCode.ERROR),
+                              value_note="not checked")
+    except Exception as exc:  # noqa: BLE001 - a bug in one run must not hide the others
+        return RunOutcome(run_dir, f"runverdict: internal error on {run_dir}: {type(exc).__name__}: {exc}\n", None,
+                          int(ExitCode.INTERNAL), value_note="not checked")
 
-        report = evaluate(spec, run_dir, baseline_dir=baseline, artefacts=artefacts, layout=layout)
+
+def _judged(spec, run_dir, local, fetched, baseline, artefacts, layout, formats, rank_by, options) -> RunOutcome:
+    from .gate import evaluate
+    from .reports.jsonreport import report_dict
+    from .reports.text import render
+    from .sources import local_copy, relabel
+
+    with local_copy(baseline, spec, options) if baseline is not None else _nothing() as (base_local, base_fetched):
+        declared = {**(fetched.artefacts if fetched else {}), **(artefacts or {})} or None
+        report = evaluate(spec, local, baseline_dir=base_local, artefacts=declared, layout=layout,
+                          baseline_artefacts=base_fetched.artefacts if base_fetched else None)
+        report = relabel(report, fetched, base_fetched)
         pieces = {}
         if "html" in formats:
             from .reports.html import report_body
@@ -114,9 +135,16 @@ def evaluate_one(spec, run_dir, baseline=None, artefacts=None, layout=None, form
         value, note = rank_value(report, rank_by) if rank_by is not None else (None, None)
         return RunOutcome(run_dir, render(report), report_dict(report), int(report.exit_code), value=value,
                           value_note=note, **pieces)
-    except Exception as exc:  # noqa: BLE001 - a bug in one run must not hide the others
-        return RunOutcome(run_dir, f"runverdict: internal error on {run_dir}: {type(exc).__name__}: {exc}\n", None,
-                          int(ExitCode.INTERNAL), value_note="not checked")
+
+
+class _nothing:
+    """A context giving ``(None, None)``: no baseline."""
+
+    def __enter__(self):
+        return None, None
+
+    def __exit__(self, *exc):
+        return False
 
 
 def run_sweep(args, spec, artefacts=None, layout=None, rank_by=None) -> int:
@@ -132,7 +160,11 @@ def run_sweep(args, spec, artefacts=None, layout=None, rank_by=None) -> int:
     dirs = list(args.run_dirs)
     jobs = min(args.jobs or os.cpu_count() or 1, len(dirs))  # never more workers than runs
     n = len(dirs)
-    arguments = ([spec] * n, dirs, [args.baseline] * n, [artefacts] * n, [layout] * n, [formats] * n, [rank_by] * n)
+    from .sources import options_from
+
+    options = options_from(args)
+    arguments = ([spec] * n, dirs, [args.baseline] * n, [artefacts] * n, [layout] * n, [formats] * n, [rank_by] * n,
+                 [options] * n)
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             outcomes = list(pool.map(evaluate_one, *arguments))
