@@ -17,7 +17,7 @@ $(CORE_STAMP): pyproject.toml | $(VENV)/bin/python
 	touch $(CORE_STAMP)
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[tensorflow,test,yaml,h5]"
+	$(PY) -m pip install --quiet -e ".[tensorflow,test,yaml,h5,mlflow,remote,dask]"
 	touch $(STAMP) $(CORE_STAMP)
 
 ## demo: run the plan's gate (checks/run3.toml) on every bundled fixture run (no TensorFlow)
