@@ -30,6 +30,7 @@ __all__ = [
     "membership",
     "part_indices",
     "performance",
+    "sharpe_from_key",
     "sharpe_scale",
     "subset_sums",
     "table_values",
@@ -141,7 +142,7 @@ def block_stats(data: np.ndarray, S: int, metric: str) -> BlockStats:
 
 
 def sharpe_scale(stats: BlockStats) -> float:
-    """``half_performance`` gives the Sharpe ratio times ``1 / sharpe_scale`` (same for all trials)."""
+    """The factor ``sqrt((n h - 1) / (n h))`` between a half's scaled and true Sharpe ratio (all trials alike)."""
     nh = stats.n * (stats.S // 2)
     return math.sqrt((nh - 1) / nh)
 
@@ -222,8 +223,9 @@ def performance(stats: BlockStats, sums: np.ndarray, shift_term, work: Workspace
     """Each trial's performance from a half's gathered sums (a view of ``sums``): halves x
     statistics, or statistics x halves when ``transposed``.
 
-    The Sharpe ratio comes scaled by ``1 / sharpe_scale(stats)``: every trial by the same factor,
-    so selection and ranks are those of the Sharpe ratio. Undefined halves give inf or NaN.
+    For ``"sharpe"`` the result is a *rank key*, ``sr * |sr| / sharpe_scale(stats)**2`` (``sr``
+    the Sharpe ratio): the same order as the Sharpe ratio without a square root per value
+    (``sharpe_from_key`` turns a key back into the Sharpe ratio). Undefined halves give inf or NaN.
     """
     if stats.metric == "sum":
         return sums
@@ -237,12 +239,20 @@ def performance(stats: BlockStats, sums: np.ndarray, shift_term, work: Workspace
     else:
         N = sums.shape[1] // 2
         a, b = sums[:, :N], sums[:, N:]
-    b -= np.multiply(a, a, out=work.get("t", a.shape))
-    np.sqrt(b, out=b)
-    a += shift_term
+    t = work.get("t", a.shape)
+    b -= np.multiply(a, a, out=t)  # the half's M2 / (n h)
+    a += shift_term  # the half's mean * sqrt(n h)
+    np.abs(a, out=t)
+    t *= a
     with np.errstate(divide="ignore", invalid="ignore"):
-        a /= b
+        t /= b
+    a[...] = t
     return a
+
+
+def sharpe_from_key(key: np.ndarray, stats: BlockStats) -> np.ndarray:
+    """The Sharpe ratios whose rank keys (``performance``) are ``key``."""
+    return np.copysign(np.sqrt(np.abs(key)), key) * sharpe_scale(stats)
 
 
 def exact_hard(stats: BlockStats, perf: np.ndarray, counts: np.ndarray, null: bool = False) -> None:
@@ -263,7 +273,7 @@ def exact_hard(stats: BlockStats, perf: np.ndarray, counts: np.ndarray, null: bo
     mean *= 1.0 / h
     mean += shift
     with np.errstate(divide="ignore", invalid="ignore"):
-        perf[:, k] = mean * math.sqrt(n * h) / np.sqrt(half_m2)
+        perf[:, k] = mean * np.abs(mean) * (n * h) / half_m2  # the rank key, as ``performance``'s
 
 
 def part_indices(member: np.ndarray) -> np.ndarray:
