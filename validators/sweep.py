@@ -1,6 +1,7 @@
 """Sweeps: ``runverdict check RUN1 RUN2 ... --spec SPEC`` judges every run with one spec.
 
-Each run is judged in a worker process (``--jobs N``, default one per core) by ``evaluate_one``,
+Each run is judged in a worker process (``--jobs N``, default one per core), or with
+``--scheduler tcp://HOST:PORT`` as a task on that Dask cluster (``sweep_dask``), by ``evaluate_one``,
 which renders there, from the run's full report, what the sweep's files need (its HTML body,
 JUnit suite, Markdown block) and the ``--rank-by`` value; only text and numbers cross back.
 The sweep prints each run's report (unless ``--quiet``), one table of the runs, and exits with
@@ -165,7 +166,16 @@ def run_sweep(args, spec, artefacts=None, layout=None, rank_by=None) -> int:
     options = options_from(args)
     arguments = ([spec] * n, dirs, [args.baseline] * n, [artefacts] * n, [layout] * n, [formats] * n, [rank_by] * n,
                  [options] * n)
-    if jobs > 1:
+    if getattr(args, "scheduler", None) is not None:  # each run a task on a Dask cluster
+        from .errors import ArtefactError
+        from .sweep_dask import evaluate_on_cluster
+
+        try:
+            outcomes = evaluate_on_cluster(args.scheduler, arguments)
+        except ArtefactError as exc:  # nothing could be judged there: no table, no reports
+            print(safe(f"runverdict: {exc}"), file=sys.stderr)
+            return int(ExitCode.ERROR)
+    elif jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             outcomes = list(pool.map(evaluate_one, *arguments))
     else:
