@@ -54,6 +54,14 @@ class _Dirs:
     baseline: Path | None
     artefacts: dict | None = None  # --artefact NAME=PATH, over the spec's [artefacts]
     layout: dict | None = None  # --layout KEY=VALUE, over the spec's [layout]
+    fetched: object | None = None  # a remote --run-dir (runs:/ID, s3://...): its sources.Fetched copy
+    baseline_fetched: object | None = None  # a remote --baseline
+    baseline_artefacts: dict | None = None  # what the baseline's source declares (an MLflow model's path)
+    run_label = property(lambda self: getattr(self.fetched, "location", None))
+    baseline_label = property(lambda self: getattr(self.baseline_fetched, "location", None))
+
+
+_SOURCES = pytest.StashKey[object]()  # contextlib.ExitStack of the remote runs' copies, closed at unconfigure
 
 
 _DIRS = pytest.StashKey[_Dirs]()
@@ -70,6 +78,8 @@ def pytest_addoption(parser):
                     help="where an artefact is in the run dir (repeatable), over the spec's [artefacts]")
     group.addoption("--layout", action="append", default=[], metavar="KEY=VALUE", dest="runverdict_layout",
                     help="a role in the run (repeatable), e.g. labels.direction=direction_true, over [layout]")
+    group.addoption("--mlflow-uri", metavar="URI", default=None, dest="runverdict_mlflow_uri",
+                    help="MLflow tracking store of a --run-dir runs:/RUN_ID (default: $MLFLOW_TRACKING_URI)")
     group.addoption("--spec", metavar="SPEC", default=None, dest="runverdict_spec",
                     help="gate spec whose [artefacts] and [layout] the 'run' fixture follows (default: the one "
                          "spec collected in the session)")
@@ -84,10 +94,20 @@ def pytest_configure(config):
         layout = parse_assignments(config.getoption("runverdict_layout", None), "--layout", LAYOUT_KEYS)
     except ValueError as exc:
         raise pytest.UsageError(safe(f"runverdict: {exc}")) from None
-    config.stash[_DIRS] = _Dirs(run_dir=_directory(config, "run_dir", "--run-dir"),
-                                baseline=_directory(config, "baseline", "--baseline"),
-                                artefacts=artefacts or None, layout=layout or None)
+    run_dir, run_fetched = _directory(config, "run_dir", "--run-dir", artefacts)
+    baseline, base_fetched = _directory(config, "baseline", "--baseline", artefacts)
+    if run_fetched is not None:
+        artefacts = {**run_fetched.artefacts, **(artefacts or {})}
+    config.stash[_DIRS] = _Dirs(run_dir=run_dir, baseline=baseline, artefacts=artefacts or None, layout=layout or None,
+                                fetched=run_fetched, baseline_fetched=base_fetched,
+                                baseline_artefacts=dict(base_fetched.artefacts) or None if base_fetched else None)
     _last_failed_of_this_run(config)
+
+
+def pytest_unconfigure(config):
+    """Remove the copies of remote runs fetched at configure."""
+    if _SOURCES in config.stash:
+        config.stash[_SOURCES].close()
 
 
 # -- --lf and --ff: what failed on one run dir says nothing about another -------------------
@@ -97,7 +117,8 @@ def _last_failed_key(config) -> str | None:
         return None
     import hashlib
 
-    what = repr((os.fspath(dirs.run_dir), os.fspath(dirs.baseline) if dirs.baseline else None,
+    what = repr((dirs.run_label or os.fspath(dirs.run_dir),
+                 dirs.baseline_label or (os.fspath(dirs.baseline) if dirs.baseline else None),
                  sorted((dirs.artefacts or {}).items()), sorted((dirs.layout or {}).items())))
     return "runverdict/lastfailed/" + hashlib.sha256(what.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
@@ -126,22 +147,41 @@ def pytest_sessionfinish(session):
     config.cache.set(key, {str(k): v for k, v in lf.lastfailed.items()})
 
 
-def _directory(config, dest, flag) -> Path | None:
+def _directory(config, dest, flag, artefacts=None):
+    """``(local folder, Fetched or None)`` of ``--run-dir``/``--baseline``: a remote run (``runs:/ID``,
+    ``s3://...``) is fetched here, once, and its copy kept until ``pytest_unconfigure``."""
     value = config.getoption(dest, None)
     if value is None:
-        return None
+        return None, None
+    from .sources import is_remote
+
+    if is_remote(value):
+        import contextlib
+
+        from .sources.session import fetch_for_session
+
+        spec = config.getoption("runverdict_spec", None)
+        try:
+            fetched = fetch_for_session(config.stash.setdefault(_SOURCES, contextlib.ExitStack()), value,
+                                        [spec] if spec else config.args, config.invocation_params.dir,
+                                        config.getoption("runverdict_mlflow_uri", None), artefacts, _looks_like_spec)
+        except GateError as exc:
+            raise pytest.UsageError(safe(f"runverdict: {flag} {value}: {exc}")) from None
+        return Path(fetched.local_dir), fetched
     path = Path(config.invocation_params.dir, value).resolve()
     if not path.is_dir():
         raise pytest.UsageError(safe(f"runverdict: {flag} {value!r}: not found or not a directory"))
-    return path
+    return path, None
 
 
 def pytest_report_header(config):
     dirs = config.stash.get(_DIRS, None)
     if dirs is None or (dirs.run_dir is None and dirs.baseline is None):
         return None
-    line = f"runverdict: run dir {safe(dirs.run_dir)}" if dirs.run_dir else "runverdict: no run dir"
-    return line + (f", baseline {safe(dirs.baseline)}" if dirs.baseline else "")
+    run = f"{dirs.run_label} (fetched into {dirs.run_dir})" if dirs.run_label else dirs.run_dir
+    base = f"{dirs.baseline_label} (fetched into {dirs.baseline})" if dirs.baseline_label else dirs.baseline
+    line = f"runverdict: run dir {safe(run)}" if dirs.run_dir else "runverdict: no run dir"
+    return line + (f", baseline {safe(base)}" if dirs.baseline else "")
 
 
 # -- collection ----------------------------------------------------------------------------
@@ -217,8 +257,13 @@ class SpecFile(pytest.File):
         kwargs = {}
         if dirs.baseline is not None and "baseline_dir" in inspect.signature(evaluate).parameters:
             kwargs["baseline_dir"] = dirs.baseline  # a gate that compares with a baseline gets it
+            if dirs.baseline_artefacts:
+                kwargs["baseline_artefacts"] = dirs.baseline_artefacts
         try:
             self.report = evaluate(self.spec, dirs.run_dir, artefacts=dirs.artefacts, layout=dirs.layout, **kwargs)
+            if dirs.fetched is not None or dirs.baseline_fetched is not None:
+                self.report = __import__("validators.sources").sources.relabel(self.report, dirs.fetched,
+                                                                                dirs.baseline_fetched)
         except GateError as exc:  # every item of this file errors, pytest caching the exception
             pytest.fail(safe(f"runverdict: {exc}"), pytrace=False)
 
@@ -296,7 +341,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 whole[spec_file] = report.runverdict_spec
     if not by_file:
         return
-    run_dir = config.stash[_DIRS].run_dir
+    run_dir = config.stash[_DIRS].run_label or config.stash[_DIRS].run_dir
     terminalreporter.ensure_newline()
     terminalreporter.section("runverdict")
     for spec_file, results in sorted(by_file.items()):
@@ -689,7 +734,7 @@ def _loaded(request, which, flag, metavar):
     spec = _session_spec(request)
     if which == "run_dir":
         return LoadedRun(path, dirs.artefacts, dirs.layout, spec=spec)
-    return LoadedRun(path, spec=spec)
+    return LoadedRun(path, dirs.baseline_artefacts, spec=spec)
 
 
 @pytest.fixture(scope="session")

@@ -48,11 +48,20 @@ class SourceOptions:
 
     mlflow_uri: str | None = None  # else $MLFLOW_TRACKING_URI
     timeout: float = 60.0  # seconds for any one request to a store
+    # (artefact, path or glob) the run declares (the spec's [artefacts], then --artefact): fetched too,
+    # so a name no convention knows still reaches the local copy
+    artefacts: tuple = ()
 
 
 def options_from(args) -> SourceOptions:
-    """The source options of parsed command-line arguments (``--mlflow-uri``)."""
-    return SourceOptions(mlflow_uri=getattr(args, "mlflow_uri", None))
+    """The source options of parsed command-line arguments (``--mlflow-uri``, ``--artefact``)."""
+    from ..artefacts.layout import DECLARABLE_ARTEFACTS, parse_assignments
+
+    try:
+        declared = parse_assignments(getattr(args, "artefact", None) or [], "--artefact", DECLARABLE_ARTEFACTS)
+    except ValueError:  # the command line's own check reports it
+        declared = {}
+    return SourceOptions(mlflow_uri=getattr(args, "mlflow_uri", None), artefacts=tuple(declared.items()))
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,12 @@ class Fetched:
     notes: list[str] = field(default_factory=list)
     writer: object | None = None  # source-specific: e.g. the MLflow run to write the verdict back to
 
+    def url_of(self, path, by_path=None) -> str:
+        """The URL of a path in the local copy (the object's own URL when it was fetched as one)."""
+        rel = os.path.relpath(os.path.realpath(path), os.path.realpath(self.local_dir)).replace(os.sep, "/")
+        obj = (by_path if by_path is not None else {o.path: o for o in self.objects}).get(rel)
+        return obj.url if obj is not None else f"{self.location.rstrip('/')}/{rel}"
+
     def relabel(self, report):
         """The report as of ``location``: its run named by the URL, files by their URLs, the fetch in its notes."""
         root = os.path.realpath(self.local_dir)
@@ -85,7 +100,17 @@ class Fetched:
             files[obj.url if obj is not None else f"{self.location.rstrip('/')}/{rel}"] = digest
         notes = [f"fetched from {self.location}: " + (", ".join(f"{o.path} ({o.size} bytes, sha256 {o.sha256[:12]})"
                                                               for o in self.objects) or "no objects")]
-        return replace(report, run_dir=self.location, files=files,
+        layout = tuple(replace(c, path=self.url_of(c.path, by_path)) for c in getattr(report, "layout", ()))
+        location = self.location.rstrip("/")
+
+        def named(text):  # the temporary copy's paths in messages, as the location's
+            return text.replace(root + os.sep, location + "/").replace(root, location) if isinstance(text, str) else text
+
+        results = tuple(replace(r, message=named(r.message)) for r in report.results)
+        decision = report.decision
+        if decision is not None and hasattr(decision, "because"):
+            decision = replace(decision, reason=named(decision.reason), because=tuple(named(b) for b in decision.because))
+        return replace(report, run_dir=self.location, files=files, layout=layout, results=results, decision=decision,
                        notes=tuple(dict.fromkeys(list(report.notes) + self.notes + notes)),
                        source={"location": self.location,
                                "objects": [{"path": o.path, "url": o.url, "size": o.size, "sha256": o.sha256}
@@ -108,8 +133,14 @@ def is_remote(location) -> bool:
 
 
 def needed_artefacts(spec) -> tuple[str, ...]:
-    """The artefacts the spec's checks read (what a remote source must fetch)."""
+    """The artefacts the spec's checks read (what a remote source must fetch); every artefact for
+    ``spec=None`` (the pytest plugin's ``run`` fixture without a spec)."""
     from ..kinds import builtin_kinds
+
+    if spec is None:
+        from ..artefacts.layout import DECLARABLE_ARTEFACTS
+
+        return DECLARABLE_ARTEFACTS
 
     kinds = builtin_kinds()
     needed = []
@@ -138,9 +169,12 @@ def materialise(location, spec, options: SourceOptions | None = None):
     except ImportError as exc:
         raise ArtefactError(location, f"reading {scheme}: runs needs a package that is not installed ({exc.name})",
                             hint=f"pip install 'runverdict[{EXTRAS[module_name]}]'") from None
+    options = options or SourceOptions()
+    declared = {**dict(getattr(spec, "artefacts", None) or {}), **dict(options.artefacts)}
+    options = replace(options, artefacts=tuple(declared.items()))
     into = Path(tempfile.mkdtemp(prefix="runverdict-fetch-"))
     try:
-        yield module.fetch(os.fspath(location), needed_artefacts(spec), into, options or SourceOptions())
+        yield module.fetch(os.fspath(location), needed_artefacts(spec), into, options)
     finally:
         shutil.rmtree(into, ignore_errors=True)
 
