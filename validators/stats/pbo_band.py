@@ -232,11 +232,11 @@ def _batch_pbo(stats: BlockStats, idx: np.ndarray, null: bool, work: Workspace) 
     top = np.equal(perf, best, out=work.get("top", (N, U), bool))
     oos = np.take(perf, comp, axis=1, out=work.get("oos", (N, U)), mode="clip")
     count_type = np.int16 if N < 16_000 else np.int64
-    tied = np.flatnonzero(top.sum(axis=0, dtype=count_type) > 1)
-    chosen = np.where(top, oos, -np.inf).max(axis=0)  # the winner is unique but where tied
-    if tied.size:
-        first = np.argmax(top[:, tied], axis=0)
-        chosen[tied] = oos[first, tied]
+    # The first best trial (ties are common: thresholds that trade alike): N minus the largest of
+    # (N - j) over the best j, an elementwise maximum down the trials.
+    first = N - np.multiply(top, _descending(N, count_type), dtype=count_type).max(axis=0)
+    np.minimum(first, N - 1, out=first)  # no best where a half is undefined (NaN): left out below
+    chosen = oos[first, np.arange(U)]
     mask = work.get("mask", (N, U), bool)
     two_rank = (np.less(oos, chosen, out=mask).sum(axis=0, dtype=count_type)
                 + np.less_equal(oos, chosen, out=mask).sum(axis=0, dtype=count_type) + 1)
@@ -245,6 +245,11 @@ def _batch_pbo(stats: BlockStats, idx: np.ndarray, null: bool, work: Workspace) 
     if bad.any():
         result[np.unique(owner[bad])] = np.nan
     return result
+
+
+@lru_cache(maxsize=8)
+def _descending(N: int, dtype) -> np.ndarray:
+    return np.arange(N, 0, -1, dtype=dtype)[:, None]
 
 
 def _materialised_pbo(rows: np.ndarray, S: int, run, idx: np.ndarray) -> np.ndarray:
