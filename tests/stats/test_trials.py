@@ -172,7 +172,8 @@ def test_command_writes_returns_csv(run, tmp_path, capsys):
     out = tmp_path / "returns.csv"
     assert cli.main(["trials", str(run), "--out", str(out)]) == 0
     stdout = capsys.readouterr().out
-    assert stdout.strip() == f"{out}: 21 trials x 400 periods from {run / 'predictions.csv'}"
+    assert stdout.strip() == (f"{out}: 21 trials x 400 periods from {run / 'predictions.csv'}; no index column "
+                              "(the predictions have no column named like one)")
     columns, written = read_exact(out)
     expected = expected_frame(run / "predictions.csv")
     assert columns == list(expected.columns)
