@@ -348,3 +348,13 @@ severity = "must"
 trial = "t5"
 ge = 0.0
 """
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e-300, 1e300])
+def test_the_best_trial_is_the_same_at_any_scale(scale):
+    """The sharpe kind's trial = "best" ranks per-period Sharpe ratios: near 1e-160 the variance would
+    underflow to 0 ("every trial is constant") without scaling each trial first."""
+    from validators.kinds.backtest import _per_period_sharpes
+
+    trials = healthy_returns().to_numpy()
+    np.testing.assert_allclose(_per_period_sharpes(trials * scale), _per_period_sharpes(trials), rtol=1e-12)

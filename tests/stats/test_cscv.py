@@ -420,3 +420,15 @@ def test_memory_beyond_the_input_is_a_small_share_of_it():
     finally:
         tracemalloc.stop()
     assert peak < 0.5 * X.nbytes
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(-900, 900), metric=st.sampled_from(["sharpe", "mean", "sum"]))
+def test_pbo_is_the_same_at_any_power_of_two_scale(seed, k, metric):
+    """Returns near 1e-160 or 1e300 (squares that under- or overflow) give the PBO of the same returns near 1."""
+    x = np.random.default_rng(seed).normal(0.01, 0.02, (160, 6))
+    x[np.abs(x) < 1e-3] = 1e-3  # every value stays a normal float after scaling by 2**-900
+    scaled = np.ldexp(x, k)
+    a, b = pbo(x, n_splits=8, metric=metric), pbo(scaled, n_splits=8, metric=metric)
+    assert a.pbo == b.pbo
+    np.testing.assert_allclose(b.logits, a.logits, rtol=1e-9, atol=1e-12)

@@ -90,8 +90,11 @@ def _period(returns) -> dict:
 def _per_period_sharpes(values):
     """Per-trial mean / std (ddof 1); NaN for a trial that is exactly constant (its std is 0,
     or a rounding residue such as 1e-19 that would make a huge Sharpe ratio)."""
-    std = values.std(axis=0, ddof=1)
     constant = values.max(axis=0) == values.min(axis=0)
+    top = np.max(np.abs(values), axis=0)
+    _, exponent = np.frexp(np.where(top > 0, top, 1.0))
+    values = np.ldexp(values, -exponent)  # each trial scaled by a power of two: exact, and 1e-160 never underflows
+    std = values.std(axis=0, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(~constant & (std > 0), values.mean(axis=0) / std, np.nan)
 

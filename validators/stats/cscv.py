@@ -245,7 +245,7 @@ def pbo(
     dropped = T % S
     if dropped and not np.isfinite(data[:dropped]).all():
         raise _not_finite_error(data, names, T // S)
-    used = data[dropped:]
+    used = _in_safe_range(data[dropped:])
     n = used.shape[0] // S
     h = S // 2
     if metric == "sharpe" and n * h < 2:
@@ -377,6 +377,30 @@ def _as_matrix(returns) -> tuple[np.ndarray, tuple[Hashable, ...]]:
     if names is None:
         names = tuple(range(data.shape[1]))
     return data, names
+
+
+_SAFE_EXPONENT = 200  # returns within 2**-200 .. 2**200 in magnitude: their sums of squares neither under- nor overflow
+
+
+def _in_safe_range(data: np.ndarray) -> np.ndarray:
+    """``data`` scaled by a power of two when its largest magnitude lies outside the safe range.
+
+    Every metric's ranking of the trials (Sharpe, mean, sum) is unchanged by one positive scale for
+    all trials, and a power of two scales exactly; returns near 1e-160 (whose squares underflow) or
+    1e300 (whose squares overflow) so give the PBO of the same returns near 1. Only such inputs pay
+    for the copy; the max and min are reductions, with no temporary of the input's size. NaN and
+    inf are left for the finiteness check to name.
+    """
+    if data.size == 0:
+        return data
+    with np.errstate(invalid="ignore"):
+        top = max(float(np.max(data)), -float(np.min(data)))
+    if not math.isfinite(top) or top == 0.0:
+        return data
+    exponent = math.frexp(top)[1]
+    if -_SAFE_EXPONENT <= exponent <= _SAFE_EXPONENT:
+        return data
+    return np.ldexp(data, -exponent)
 
 
 def _check_finite(data: np.ndarray, names: tuple, step: int) -> None:
