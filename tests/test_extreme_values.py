@@ -298,7 +298,7 @@ CASES = {
     "a recursive YAML anchor": (lambda run: _config(run, "loss_weights: &a {direction: *a}\n" + YAML_HEADS
                                                     + "a: &b [*b]\n", "config.yaml"), {2}),
     # item 19: numbers at the ends of the float range
-    "returns near 1e-160": (_returns(1e-160), {1, 2}),
+    "returns near 1e-160": (_returns(1e-160), {0}),  # the verdict of the same returns near 1
     "returns near 1e300": (_returns(1e300), {1, 2}),
     "a loss of 5e-324": (_history(volatility_loss=5e-324), {0, 1}),
     "subnormal losses": (_history(volatility_loss=[1e-310 * (8 - i) for i in range(8)]), {0, 1}),

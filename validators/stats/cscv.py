@@ -394,12 +394,16 @@ def _in_safe_range(data: np.ndarray) -> np.ndarray:
     if data.size == 0:
         return data
     with np.errstate(invalid="ignore"):
-        top = max(float(np.max(data)), -float(np.min(data)))
+        tops = np.maximum(np.max(data, axis=0), -np.min(data, axis=0))  # each trial's largest magnitude
+    top = float(np.max(tops))
     if not math.isfinite(top) or top == 0.0:
         return data
     exponent = math.frexp(top)[1]
     if -_SAFE_EXPONENT <= exponent <= _SAFE_EXPONENT:
         return data
+    smallest = float(np.min(tops[tops > 0]))
+    if math.frexp(smallest)[1] - exponent < -_SAFE_EXPONENT:
+        return data  # trials too far apart for one scale to suit them all: the range checks below name it
     return np.ldexp(data, -exponent)
 
 
