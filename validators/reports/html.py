@@ -44,6 +44,7 @@ from .markdown import (
     summary_text,
     value_text,
 )
+from .pbo_band_plot import band_panel
 from .svg import PALETTE, Plot, exact, padded
 
 BINS = 50
@@ -105,7 +106,7 @@ svg .tick{font-size:11px;fill:#59636e}svg .axis-label{font-size:12px;fill:#1f232
 svg .axis{stroke:#1f2328;fill:none}svg .grid{stroke:#eaeef2}
 svg .bar{fill:#3f74c6}svg .bar.bad{fill:#cf222e}svg .bar.base{fill:#8c959f}svg .bar.base.bad{fill:#b5545c}
 svg .bar.l0{fill:#3f74c6;fill-opacity:.6}svg .bar.l1{fill:#e08a1e;fill-opacity:.6}
-svg .forbid{fill:#cf222e;fill-opacity:.12}
+svg .forbid{fill:#cf222e;fill-opacity:.12}svg .interval{fill:#b7791f;fill-opacity:.15}
 svg .curve{fill:none;stroke:#3f74c6;stroke-width:2}svg .curve.base{stroke:#8c959f;stroke-dasharray:6 4}
 svg circle.curve{fill:#3f74c6}svg circle.curve.base{fill:#8c959f}
 svg line{stroke-width:2}svg .dash{stroke-dasharray:6 4}svg .dot{stroke-dasharray:2 3}
@@ -694,6 +695,7 @@ def _pbo_plots(report, anchors) -> str:
             head = (f"{label}: PBO {value_text(res.observed)} over {ev.get('combinations', '?')} splits of "
                     f"{ev.get('trials', '?')} trials")
             html_panels.append(f'<div class="panel"><h4>{h(head)}</h4>{plot.render()}</div>')
+        html_panels += [p for p in (band_panel(results[0]),) if p]  # the band beside the estimate (one per computation)
         ev = results[0].evidence
         quartiles = ", ".join(f"{k.split('_')[1]} {exact(ev[k])}" for k in
                               ("logit_min", "logit_q1", "logit_median", "logit_q3", "logit_max") if k in ev)
