@@ -116,7 +116,9 @@ def test_k_deselecting_the_failing_check_keeps_the_whole_specs_verdict(pytester,
 def test_the_summary_prints_the_advice(pytester, runs):
     pytester.makefile(".toml", gate=GATE)
     result = pytester.runpytest("gate.toml", f"--run-dir={runs['saturated']}", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*Advice:", "*- Look at the volatility head's activation (its predictions left*"])
+    result.stdout.fnmatch_lines(["*Decision: investigate (the candidate fails 1 must check (volatility-range), and "
+                                 "there is no baseline to roll back to*",
+                                 "*Advice:", "*- Look at the volatility head's activation (its predictions left*"])
     healthy = pytester.runpytest("gate.toml", f"--run-dir={runs['healthy']}", "-p", "no:cacheprovider")
     assert "Advice:" not in healthy.stdout.str()
 
