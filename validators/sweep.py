@@ -171,7 +171,7 @@ def run_sweep(args, spec, artefacts=None, layout=None, rank_by=None) -> int:
         from .sweep_dask import evaluate_on_cluster
 
         try:
-            outcomes = evaluate_on_cluster(args.scheduler, arguments)
+            outcomes = evaluate_on_cluster(args.scheduler, evaluate_one, arguments)
         except ArtefactError as exc:  # nothing could be judged there: no table, no reports
             print(safe(f"runverdict: {exc}"), file=sys.stderr)
             return int(ExitCode.ERROR)

@@ -73,10 +73,10 @@ def seconds_from_env(name: str, default: float) -> float:
     return value
 
 
-def judge_on_worker(scheduler, spec, run_dir, *rest) -> RunOutcome:
-    """The task: ``evaluate_one`` on a worker, a run directory the worker cannot see said so."""
+def judge_on_worker(scheduler, evaluate_one, spec, run_dir, *rest) -> RunOutcome:
+    """The task: ``evaluate_one`` (``sweep.evaluate_one``, pickled by reference) on a worker, a run
+    directory the worker cannot see said so."""
     from .sources import is_remote
-    from .sweep import evaluate_one
 
     if not is_remote(run_dir) and not os.path.isdir(run_dir):
         try:
@@ -93,8 +93,8 @@ def judge_on_worker(scheduler, spec, run_dir, *rest) -> RunOutcome:
     return evaluate_one(spec, run_dir, *rest)
 
 
-def evaluate_on_cluster(scheduler: str, arguments) -> list[RunOutcome]:
-    """The ``RunOutcome`` of every run, in order, each judged as a task on ``scheduler``.
+def evaluate_on_cluster(scheduler: str, evaluate_one, arguments) -> list[RunOutcome]:
+    """The ``RunOutcome`` of every run, in order, each ``evaluate_one(*args)`` as a task on ``scheduler``.
 
     ``arguments`` are ``evaluate_one``'s, one list per parameter (as ``map`` takes them).
     ``ArtefactError`` naming the scheduler when nothing could be judged there.
@@ -121,7 +121,7 @@ def evaluate_on_cluster(scheduler: str, arguments) -> list[RunOutcome]:
         dirs = list(arguments[1])
         batch = uuid.uuid4().hex[:8]
         keys = [f"runverdict-{batch}-{i}" for i in range(len(dirs))]
-        futures = client.map(judge_on_worker, [scheduler] * len(dirs), *arguments, key=keys, pure=False)
+        futures = client.map(judge_on_worker, [scheduler] * len(dirs), [evaluate_one] * len(dirs), *arguments, key=keys, pure=False)
         return _collect(client, futures, dirs, scheduler, worker_timeout, distributed)
     finally:
         try:
