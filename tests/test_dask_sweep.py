@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -105,11 +106,18 @@ def cli(*args, cwd=ROOT, env=None, timeout=120):
     return done.returncode, done.stdout, done.stderr, time.monotonic() - started
 
 
+# A fetched run's check evidence still names its private copy (tempfile.mkdtemp, removed after the
+# run): a different folder in every sweep, local or not; said so in the report to the sources' owner.
+FETCH_DIR = re.compile(r"\S*/runverdict-fetch-[^/]+/")
+
+
 def without_timing(value):
     if isinstance(value, dict):
         return {k: without_timing(v) for k, v in value.items() if k not in TIMING}
     if isinstance(value, list):
         return [without_timing(v) for v in value]
+    if isinstance(value, str):
+        return FETCH_DIR.sub("<fetched>/", value)
     return value
 
 
@@ -128,6 +136,17 @@ def test_cluster_sweep_equals_the_local_sweep(cluster, tmp_path):
     assert local_code == 1  # the fixtures hold passing and failing runs
     assert out.splitlines() == local_out.splitlines()  # every run's report, the table, the best run
     assert without_timing(json.loads((tmp_path / "dask.json").read_text())) == without_timing(local_doc)
+
+
+def test_run_directories_and_urls_mix(cluster, tmp_path):
+    runs = ["fixtures/runs/run3_relu", (ROOT / "fixtures" / "runs" / "run3_weak_auc").as_uri()]  # file:// fetched
+    local_code, local_out, local_doc = local_sweep(tmp_path, runs)  # on the worker, through fsspec
+    code, out, err, _ = cli("check", *runs, "--spec", SPEC, "--scheduler", cluster.address,
+                            "--json", tmp_path / "dask.json")
+    assert (code, out.splitlines()) == (local_code, local_out.splitlines()) and local_code == 1, err
+    doc = json.loads((tmp_path / "dask.json").read_text())
+    assert without_timing(doc) == without_timing(local_doc)
+    assert doc["runs"][1]["run"]["source"]["location"] == runs[1]
 
 
 def sweep_with_a_dying_worker(cluster, tmp_path, runs, allowed_failures):
