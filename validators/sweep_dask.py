@@ -2,7 +2,8 @@
 
 Each run is one task on the Dask distributed scheduler at that address (``client.map`` with
 ``pure=False``): the task is ``sweep.evaluate_one``, the same pure function a local sweep runs in
-its worker processes, and it returns the same picklable ``RunOutcome``. The outcomes come back in
+its worker processes (``judge_on_worker`` around it first says so when the worker cannot see a run
+directory), and it returns the same picklable ``RunOutcome``. The outcomes come back in
 the runs' order and the sweep goes on exactly as a local one (table, JSON, exit code, reports).
 
 The workers read the runs themselves: a run directory is opened **on the worker**, at the path
