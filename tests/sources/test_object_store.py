@@ -448,3 +448,12 @@ def test_the_pruned_listing_loses_no_key_select_wants(keys, needed):
     listed = [item.key for item in store.listing(needed, {})]
     assert object_store.select(listed, needed) == object_store.select(keys, needed)
     memory.rm(prefix, recursive=True)
+
+
+@pytest.mark.parametrize("limit, says", [(5, "entries"), (7, "objects")])
+def test_a_prefix_holding_more_than_the_listing_limit_is_refused(monkeypatch, capsys, limit, says):
+    url = _to_memory(RUNS["run3_relu"], f"too-many-{limit}")
+    # the run: 7 entries at the top (6 files and logs/), 8 objects in all
+    monkeypatch.setattr(object_store, "MAX_LISTED", limit)
+    err = _refused(capsys, url)
+    assert f"runverdict: {url}: holds more than {limit} {says}" in err

@@ -12,8 +12,9 @@ Read through fsspec (s3fs for S3, gcsfs for Google Cloud Storage), never by gues
   :data:`ATTEMPTS` (2) times by botocore and as often by s3fs, so an endpoint that does not answer
   is an error in seconds, never a hang.
 * **Listing**: the prefix is listed one level deep, and only the folders an artefact may lie in
-  (``logs/``, ``tensorboard/`` and below, or a declared folder) further; each listing holds at most
-  :data:`MAX_LISTED` entries, more is an error (a run is a few files, not a bucket).
+  (``logs/``, ``tensorboard/`` and below, or a declared folder) further, the folders of one level
+  at once; each listing, and all of them together, hold at most :data:`MAX_LISTED` entries, more
+  is an error (a run is a few files, not a bucket). Objects are then read :data:`PARALLEL` at a time.
 * **Selection** (:func:`select`): the objects the layout conventions (``layout.CONVENTIONS``) or
   the declared ``[artefacts]``/``--artefact`` paths could bind for the roles the spec needs:
   a name matches itself, a glob matches with the rules of :mod:`glob` (``*`` never crosses ``/``
@@ -49,6 +50,7 @@ ATTEMPTS = 2  # tries of one request (botocore's max_attempts, s3fs's retries)
 MAX_LISTED = 10_000  # entries in one listing (the prefix, or a folder under it)
 MAX_FOLDER_OBJECTS = 10_000  # objects taken under one log folder
 CHUNK = 8 << 20  # bytes read per request
+PARALLEL = 8  # requests in flight at once for one run (folders of one level, objects)
 FOLDER_ROLES = frozenset({"history", "tensorboard"})  # roles whose candidates may be folders
 
 
@@ -255,6 +257,12 @@ class _Store:
         return ArtefactError(self.location, "is an object, not a prefix: give the run's folder",
                              hint=f"e.g. {self.location.rsplit('/', 1)[0]}")
 
+    def _ls_folder(self, key: str) -> list[dict]:
+        try:
+            return self._ls(self.root + "/" + key, self.url(key))
+        except FileNotFoundError:  # gone since the level above was listed: nothing under it to judge
+            return []
+
     def _relative(self, name: str) -> str:
         root = self.root.rstrip("/")
         if not name.startswith(root + "/"):
@@ -271,26 +279,23 @@ class _Store:
         if len(top) == 1 and top[0].get("type") == "file" and self._name(top[0]) == self.root:
             raise self._an_object()
         found: list[Listed] = []
-        folders = [top]
-        total = 0
-        while folders:
-            for entry in folders.pop():
-                key = self._relative(self._name(entry))
-                if not key:
-                    continue
-                if entry.get("type") == "directory":
-                    parts = tuple(key.split("/"))
-                    if _could_hold(parts, table, declared):
-                        try:
-                            folders.append(self._ls(self.root + "/" + key, self.url(key)))
-                        except FileNotFoundError:
-                            continue
-                    continue
-                total += 1
-                if total > MAX_LISTED:
-                    raise ArtefactError(self.location, f"holds more than {MAX_LISTED} objects in the folders a run's "
-                                                       "artefacts may be in: refused")
-                found.append(Listed(key, entry["name"], int(entry.get("size") or 0), _stamp(entry)))
+        level = [top]
+        while level:  # one level of folders at a time, its folders listed concurrently
+            deeper = []
+            for entries in level:
+                for entry in entries:
+                    key = self._relative(self._name(entry))
+                    if not key:
+                        continue
+                    if entry.get("type") == "directory":
+                        if _could_hold(tuple(key.split("/")), table, declared):
+                            deeper.append(key)
+                        continue
+                    found.append(Listed(key, entry["name"], int(entry.get("size") or 0), _stamp(entry)))
+                    if len(found) > MAX_LISTED:
+                        raise ArtefactError(self.location, f"holds more than {MAX_LISTED} objects in the folders a "
+                                                           "run's artefacts may be in: refused")
+            level = [entries for entries in _concurrently(self._ls_folder, deeper) if entries]
         if not found and not top:
             raise self._missing()
         return found
@@ -354,6 +359,22 @@ class _Store:
         return FetchedObject(item.key, url, size, digest.hexdigest())
 
 
+def _concurrently(call, items) -> list:
+    """``[call(item) for item in items]``, up to :data:`PARALLEL` at a time (each waits on the store);
+    the first item's error (in ``items`` order) is raised, after every call has ended."""
+    items = list(items)
+    if len(items) <= 1:
+        return [call(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(items))) as pool:
+        futures = [pool.submit(call, item) for item in items]
+    for future in futures:
+        if future.exception() is not None:
+            raise future.exception()
+    return [future.result() for future in futures]
+
+
 def _safe_target(into: Path, key: str, url: str) -> Path:
     """Where ``key`` goes under ``into``; ``ArtefactError`` for a key that could land elsewhere."""
     parts = key.split("/")
@@ -389,7 +410,7 @@ def fetch(location, needed, into, options) -> Fetched:
         by_folder[top] = by_folder.get(top, 0) + 1
         if by_folder[top] > MAX_FOLDER_OBJECTS:
             raise ArtefactError(store.url(top[0]), f"holds more than {MAX_FOLDER_OBJECTS} objects: refused")
-    objects = [store.download(item, Path(into)) for item in sorted(wanted, key=lambda i: i.key)]
+    objects = _concurrently(lambda item: store.download(item, Path(into)), sorted(wanted, key=lambda i: i.key))
     return Fetched(location=os.fspath(location), local_dir=Path(into), objects=objects)
 
 
