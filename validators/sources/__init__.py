@@ -103,10 +103,20 @@ class Fetched:
         layout = tuple(replace(c, path=self.url_of(c.path, by_path)) for c in getattr(report, "layout", ()))
         location = self.location.rstrip("/")
 
-        def named(text):  # the temporary copy's paths in messages, as the location's
-            return text.replace(root + os.sep, location + "/").replace(root, location) if isinstance(text, str) else text
+        roots = sorted({root, os.fspath(self.local_dir)}, key=len, reverse=True)
 
-        results = tuple(replace(r, message=named(r.message)) for r in report.results)
+        def named(value):  # the temporary copy's paths in messages and evidence, as the location's
+            if isinstance(value, str):
+                for folder in roots:
+                    value = value.replace(folder + os.sep, location + "/").replace(folder, location)
+                return value
+            if isinstance(value, dict):
+                return {k: named(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return type(value)(named(v) for v in value)
+            return value
+
+        results = tuple(replace(r, message=named(r.message), evidence=named(r.evidence)) for r in report.results)
         decision = report.decision
         if decision is not None and hasattr(decision, "because"):
             decision = replace(decision, reason=named(decision.reason), because=tuple(named(b) for b in decision.because))
