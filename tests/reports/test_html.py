@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import Chromium, find_chromium, png_pixels
+from browser import png_pixels
 from factory import SPEC, healthy_history, healthy_predictions, make_run, saturated_run
 from hypothesis import given, settings
 from test_markdown import any_report, fake_report
@@ -220,17 +220,6 @@ def test_fixture_runs_render_under_a_megabyte(run):
 
 
 # -- in a real browser --------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def chromium():
-    if find_chromium() is None:
-        if os.environ.get("RUNVERDICT_SKIP_BROWSER") == "1":
-            pytest.skip("RUNVERDICT_SKIP_BROWSER=1: the browser test was skipped on request")
-        pytest.fail("chromium is not installed: run `make browser` (apt-get install -y chromium), or set "
-                    "RUNVERDICT_SKIP_BROWSER=1 to skip the browser test knowingly")
-    with Chromium(width=1280, height=900) as browser:
-        yield browser
-
 
 @pytest.mark.parametrize("name", ["saturated_vs_healthy", "weak_vs_healthy"])
 def test_page_in_headless_chromium(chromium, pages, reports, name, tmp_path_factory):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import Chromium, find_chromium, png_pixels
+from browser import png_pixels
 from factory import SPEC
 from test_html import assert_self_contained
 
@@ -61,17 +61,6 @@ def test_one_row_per_run_linking_to_its_section(sweep_page):
         assert order == sorted(order, key=lambda c: c == "pass")  # failing first
     best = doc["best_run"]
     assert best.endswith("run3_relu") and "Best run:" in page.text
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if find_chromium() is None:
-        if os.environ.get("RUNVERDICT_SKIP_BROWSER") == "1":
-            pytest.skip("RUNVERDICT_SKIP_BROWSER=1: the browser test was skipped on request")
-        pytest.fail("chromium is not installed: run `make browser` (apt-get install -y chromium), or set "
-                    "RUNVERDICT_SKIP_BROWSER=1 to skip the browser test knowingly")
-    with Chromium(width=1280, height=900) as browser:
-        yield browser
 
 
 def test_sweep_page_in_headless_chromium(chromium, sweep_page, tmp_path_factory):
