@@ -163,6 +163,7 @@ def test_a_run_on_s3_gets_the_statuses_of_the_local_folder(s3_env, tmp_path, nam
         assert obj["sha256"] == _sha256(RUNS[name] / rel) and obj["size"] == (RUNS[name] / rel).stat().st_size
     assert {"predictions.csv", "history.csv", "returns.csv", "model.keras", "config.json"} <= set(fetched)
     assert all(a["path"].startswith(url + "/") for a in remote["run"]["artefacts"])
+    assert "runverdict-fetch-" not in json.dumps(remote)  # the private copy is never named
 
 
 def test_only_the_objects_the_spec_needs_are_read(s3_env, tmp_path):
