@@ -458,3 +458,14 @@ def test_a_prefix_holding_more_than_the_listing_limit_is_refused(monkeypatch, ca
     monkeypatch.setattr(object_store, "MAX_LISTED", limit)
     err = _refused(capsys, url)
     assert f"runverdict: {url}: holds more than {limit} {says}" in err
+
+
+def test_a_sweeps_json_names_a_remote_run_by_its_url(tmp_path):
+    from validators import cli
+
+    out = tmp_path / "sweep.json"
+    code = cli.main(["check", str(ROOT / "fixtures" / "runs" / "run3_relu"), "memory://nothing-here",
+                     "--spec", str(ROOT / "checks" / "run3.toml"), "--json", str(out), "--quiet"])
+    assert code == 2
+    paths = [run["run"]["path"] for run in json.loads(out.read_text())["runs"]]
+    assert paths[1] == "memory://nothing-here" and paths[0] == str(ROOT / "fixtures" / "runs" / "run3_relu")

@@ -90,6 +90,13 @@ class RunOutcome:
 
 # -- ranking ------------------------------------------------------------------------------
 
+
+def where(run_dir) -> str:
+    """A run as the JSON names it: a local directory's absolute path, a URL (s3://, runs:/) as given."""
+    from ..sources import is_remote
+
+    return os.fspath(run_dir) if is_remote(run_dir) else os.path.abspath(run_dir)
+
 def rank(outcomes, rank_by: RankBy | None) -> list[RunOutcome]:
     """The runs best first by their value (stable for ties); those without a value last, as given."""
     if rank_by is None:
@@ -128,17 +135,17 @@ def ranking_document(ordered, rank_by: RankBy) -> dict:
     rows, position = [], 0
     for o in ordered:
         position += o.value is not None
-        rows.append({"rank": position if o.value is not None else None, "run": os.path.abspath(o.run_dir),
+        rows.append({"rank": position if o.value is not None else None, "run": where(o.run_dir),
                      "verdict": o.verdict, "value": o.value, "note": o.value_note})
     return {"rank_by": {"metric": rank_by.metric, "direction": rank_by.direction, "source": rank_by.source,
                         "how": rank_by.how},
-            "ranking": rows, "best_run": os.path.abspath(best.run_dir) if best else None, "best_run_note": note}
+            "ranking": rows, "best_run": where(best.run_dir) if best else None, "best_run_note": note}
 
 
 def sweep_document(outcomes, code: int, rank_by: RankBy | None) -> dict:
     """The ``--json`` document of a sweep: every run's report in the order given, and the ranking."""
     runs = [o.data if o.data is not None else  # not checked at all: still say which run, and why
-            {"run": {"path": os.path.abspath(o.run_dir)}, "verdict": "error", "exit_code": o.code,
+            {"run": {"path": where(o.run_dir)}, "verdict": "error", "exit_code": o.code,
              "message": o.message}
             for o in outcomes]
     body = {"sweep": True, "exit_code": code, "runs": runs}
