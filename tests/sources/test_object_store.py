@@ -225,7 +225,7 @@ def _refused(capsys, location, *extra, seconds=15.0):
 
 
 @pytest.mark.parametrize("location, says", [
-    (f"s3://no-such-bucket-{os.getpid()}/run", "bucket 'no-such-bucket-"),
+    ("s3://no-such-bucket-runverdict/run", "bucket 'no-such-bucket-"),
     (f"s3://{BUCKET}/team/nothing-here", "no objects under this prefix"),
     (f"s3://{BUCKET}/team/run3_relu/predictions.csv", "is an object, not a prefix"),
     ("memory://never-written", "no objects under this prefix"),
