@@ -51,6 +51,11 @@ def test_the_decision_for_every_pair_of_verdicts(candidate, baseline):
         assert decision.because[-1].startswith(f"baseline: verdict {baseline}")
 
 
+def test_a_spec_whose_must_checks_were_not_evaluated_is_investigated():
+    decision = decide([result("c", "pass", severity="nice")], "error")
+    assert decision.action == "investigate" and decision.reason.endswith("no must check was evaluated")
+
+
 # -- the plan's spec on the fixture runs ----------------------------------------------------------
 @pytest.fixture(scope="module")
 def plan():

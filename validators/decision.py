@@ -41,8 +41,9 @@ def decide(results, verdict, baseline_verdict=None, baseline_results=None) -> De
     compared = [r for r in must if r.kind == "delta" and r.status == PASS and r.observed is not None]
     base = _baseline_line(baseline_verdict, baseline_results)
     if verdict == ERROR or erred:
-        return Decision("investigate", f"the gate could not judge the candidate: {_count(erred, 'must check')} "
-                                       "could not be evaluated",
+        why = (f"{_count(erred, 'must check')} could not be evaluated" if erred
+               else "no must check was evaluated")
+        return Decision("investigate", f"the gate could not judge the candidate: {why}",
                         tuple(f"{r.id}: error: {r.message}" for r in erred) + base)
     if verdict == PASS:
         if baseline_verdict is None:
