@@ -260,23 +260,16 @@ def _check(args) -> int:
         raise UsageError(f"runverdict: run directory {run_dir!r} not found or not a directory")
     from contextlib import ExitStack
 
-    from .gate import evaluate
     from .reports.text import render, use_colour
-    from .sources import local_copy, options_from, relabel
+    from .sources import judged, options_from
 
-    options = options_from(args)
     with ExitStack() as stack:  # a remote run's copy lives until its reports are written
         try:
-            local, fetched = stack.enter_context(local_copy(run_dir, spec, options))
-            base_local, base_fetched = (stack.enter_context(local_copy(args.baseline, spec, options))
-                                        if args.baseline is not None else (None, None))
-        except ArtefactError as exc:
+            report, fetched = stack.enter_context(judged(spec, run_dir, args.baseline, artefacts=artefacts,
+                                                         layout=layout, options=options_from(args)))
+        except ArtefactError as exc:  # the remote run (or baseline) could not be fetched
             print(safe(f"runverdict: {exc}"), file=sys.stderr)
             return int(ExitCode.ERROR)
-        declared = {**(fetched.artefacts if fetched else {}), **(artefacts or {})} or None
-        report = evaluate(spec, local, baseline_dir=base_local, artefacts=declared, layout=layout,
-                          baseline_artefacts=base_fetched.artefacts if base_fetched else None)
-        report = relabel(report, fetched, base_fetched)
         text = render(report, colour=use_colour(sys.stdout))
         if args.quiet:  # the advice and the summary line
             from .reports.text import advice_lines

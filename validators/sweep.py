@@ -91,16 +91,16 @@ def evaluate_one(spec, run_dir, baseline=None, artefacts=None, layout=None, form
     """Judge one run of a sweep (in a worker process; a remote run is fetched there) and render what
     the sweep needs of it."""
     from .errors import ArtefactError
-    from .sources import is_remote, local_copy
+    from .sources import is_remote, judged
 
     try:
         if not is_remote(run_dir) and not os.path.isdir(run_dir):
             return RunOutcome(run_dir, f"runverdict: run directory {run_dir!r} not found\n", None, int(ExitCode.ERROR),
                               value_note="not checked")
         try:
-            with local_copy(run_dir, spec, options) as (local, fetched):
-                return _judged(spec, run_dir, local, fetched, baseline, artefacts, layout, formats, rank_by, options)
-        except ArtefactError as exc:  # the remote run could not be fetched
+            with judged(spec, run_dir, baseline, artefacts=artefacts, layout=layout, options=options) as (report, _):
+                return _outcome(report, run_dir, formats, rank_by)
+        except ArtefactError as exc:  # the remote run (or baseline) could not be fetched
             return RunOutcome(run_dir, safe(f"runverdict: {exc}") + "\n", None, int(ExitCode.ERROR),
                               value_note="not checked")
     except Exception as exc:  # noqa: BLE001 - a bug in one run must not hide the others
@@ -108,44 +108,28 @@ def evaluate_one(spec, run_dir, baseline=None, artefacts=None, layout=None, form
                           int(ExitCode.INTERNAL), value_note="not checked")
 
 
-def _judged(spec, run_dir, local, fetched, baseline, artefacts, layout, formats, rank_by, options) -> RunOutcome:
-    from .gate import evaluate
+def _outcome(report, run_dir, formats, rank_by) -> RunOutcome:
+    """What the sweep needs of one judged run: its text, JSON, the pieces of the sweep's files, its rank value."""
     from .reports.jsonreport import report_dict
     from .reports.text import render
-    from .sources import local_copy, relabel
 
-    with local_copy(baseline, spec, options) if baseline is not None else _nothing() as (base_local, base_fetched):
-        declared = {**(fetched.artefacts if fetched else {}), **(artefacts or {})} or None
-        report = evaluate(spec, local, baseline_dir=base_local, artefacts=declared, layout=layout,
-                          baseline_artefacts=base_fetched.artefacts if base_fetched else None)
-        report = relabel(report, fetched, base_fetched)
-        pieces = {}
-        if "html" in formats:
-            from .reports.html import report_body
+    pieces = {}
+    if "html" in formats:
+        from .reports.html import report_body
 
-            pieces["html"] = report_body(report)
-        if "junit" in formats:
-            from .reports.junit import build_tree
-            from .reports.sweep_pages import suite_of
+        pieces["html"] = report_body(report)
+    if "junit" in formats:
+        from .reports.junit import build_tree
+        from .reports.sweep_pages import suite_of
 
-            pieces["junit"] = suite_of(build_tree(report), run_dir)
-        if "markdown" in formats:
-            from .reports.markdown import to_markdown
+        pieces["junit"] = suite_of(build_tree(report), run_dir)
+    if "markdown" in formats:
+        from .reports.markdown import to_markdown
 
-            pieces["markdown"] = to_markdown(report)
-        value, note = rank_value(report, rank_by) if rank_by is not None else (None, None)
-        return RunOutcome(run_dir, render(report), report_dict(report), int(report.exit_code), value=value,
-                          value_note=note, **pieces)
-
-
-class _nothing:
-    """A context giving ``(None, None)``: no baseline."""
-
-    def __enter__(self):
-        return None, None
-
-    def __exit__(self, *exc):
-        return False
+        pieces["markdown"] = to_markdown(report)
+    value, note = rank_value(report, rank_by) if rank_by is not None else (None, None)
+    return RunOutcome(run_dir, render(report), report_dict(report), int(report.exit_code), value=value,
+                      value_note=note, **pieces)
 
 
 def run_sweep(args, spec, artefacts=None, layout=None, rank_by=None) -> int:

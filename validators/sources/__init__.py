@@ -201,6 +201,25 @@ def local_copy(location, spec, options: SourceOptions | None = None):
         yield fetched.local_dir, fetched
 
 
+@contextmanager
+def judged(spec, location, baseline=None, *, artefacts=None, layout=None, options=None):
+    """Yield ``(report, fetched)``: the gate's report on ``location`` against an optional ``baseline``,
+    each a run directory or a remote run, named by the locations given (``relabel``), and the run's
+    ``Fetched`` (None for a run directory). Remote copies live until the
+    ``with`` ends, so reports that read artefacts (HTML plots) are written inside it. A remote run
+    that cannot be fetched raises ``ArtefactError``."""
+    from contextlib import nullcontext
+
+    from ..gate import evaluate
+
+    base_copy = local_copy(baseline, spec, options) if baseline is not None else nullcontext((None, None))
+    with local_copy(location, spec, options) as (local, fetched), base_copy as (base_local, base_fetched):
+        declared = {**(fetched.artefacts if fetched else {}), **(artefacts or {})} or None
+        report = evaluate(spec, local, baseline_dir=base_local, artefacts=declared, layout=layout,
+                          baseline_artefacts=base_fetched.artefacts if base_fetched else None)
+        yield relabel(report, fetched, base_fetched), fetched
+
+
 def relabel(report, fetched=None, baseline_fetched=None):
     """The report named by the locations the user gave, not by the temporary copies."""
     if fetched is not None:
@@ -210,5 +229,5 @@ def relabel(report, fetched=None, baseline_fetched=None):
     return report
 
 
-__all__ = ["SOURCES", "Fetched", "FetchedObject", "SourceOptions", "is_remote", "local_copy", "materialise",
+__all__ = ["SOURCES", "Fetched", "FetchedObject", "SourceOptions", "is_remote", "judged", "local_copy", "materialise",
            "needed_artefacts", "options_from", "relabel", "scheme_of"]
